@@ -1,0 +1,76 @@
+# Two commands: `make dev` serves the worker on http://localhost:$(PORT); `make test` runs
+# every test. Both install what is missing first (`make tools`), from the package registries.
+
+SHELL := bash
+.SHELLFLAGS := -e -o pipefail -c
+.DEFAULT_GOAL := dev
+
+PORT ?= 8787
+STATE ?= .wrangler/state
+ARGS ?=
+
+CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
+export PATH := $(CARGO_BIN):$(PATH)
+WORKER_BUILD_VERSION := 0.8.7
+# The wasm-bindgen CLI must be exactly the library version that Cargo.lock pins.
+WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"$$/\1/p;q}' Cargo.lock)
+WRANGLER := node node_modules/wrangler/bin/wrangler.js
+
+# Offline-friendly wrangler, and worker-build pointed at local tools instead of downloads.
+export WRANGLER_SEND_METRICS := false
+export WRANGLER_SEND_ERROR_REPORTS := false
+export CLOUDFLARE_CF_FETCH_ENABLED := false
+export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
+export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
+export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
+
+SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs data/common-passwords.txt.gz
+
+.PHONY: dev test tools worker keygen lint unit e2e clean
+
+## dev: build, apply schema.sql to the local D1 in $(STATE), make a dev key, serve on $(PORT)
+dev: tools worker .dev.vars
+	$(WRANGLER) d1 execute DB --local --persist-to "$(STATE)" --file=schema.sql > /dev/null
+	node scripts/supervise.mjs $(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to "$(STATE)" $(ARGS)
+
+## test: formatting, lints, native unit tests, end-to-end tests against wrangler dev
+test: tools lint unit worker e2e
+
+## tools: the wasm target, worker-build, the matching wasm-bindgen CLI, the npm packages
+tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@worker-build --version 2>/dev/null | grep -q ' $(WORKER_BUILD_VERSION)$$' \
+		|| cargo install worker-build --version $(WORKER_BUILD_VERSION)
+	@wasm-bindgen --version 2>/dev/null | grep -q ' $(WASM_BINDGEN_VERSION)$$' \
+		|| cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
+
+## worker: the wasm module and its JavaScript shim, rebuilt only when a source changed
+worker: build/worker/shim.mjs
+
+build/worker/shim.mjs: $(SOURCES)
+	worker-build --release
+	@touch $@
+
+.dev.vars:
+	cargo run --quiet --bin keygen -- --dev-vars > $@.tmp
+	mv $@.tmp $@
+	@echo "Wrote a new development signing key to .dev.vars"
+
+## keygen: print a new Ed25519 signing key for `wrangler secret put JWT_SIGNING_KEYS`
+keygen:
+	@cargo run --quiet --bin keygen
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	cargo test
+
+e2e: worker
+	node tests/e2e/run.mjs
+
+clean:
+	rm -rf build target node_modules .wrangler

@@ -1,0 +1,80 @@
+//! The wire: turns a Worker request into a route, a method and fields, and a [`Reply`] into a
+//! Worker response. Order of checks (API.md §2.4): preflight → route → authentication →
+//! method → body size → content type and parsing → fields → business rules.
+
+use futures_util::StreamExt;
+use worker::{Env, Headers, Request, Response};
+
+use crate::api::{ApiError, Reply};
+use crate::body::{self, BodyError, Fields, MAX_BODY_BYTES};
+use crate::{handlers, routes};
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+/// Answers any request; never fails and never panics on client input.
+pub async fn serve(mut req: Request, env: &Env) -> Response {
+    let method = req.inner().method();
+    let has_origin = header(&req, "Origin").is_some();
+    if method == "OPTIONS" && header(&req, "Access-Control-Request-Method").is_some() {
+        return respond(Reply::preflight(has_origin).with_security_headers());
+    }
+    let route = routes::resolve(&req.path());
+    let reply = match route {
+        None => ApiError::NotFound.reply(),
+        Some(route) => handlers::dispatch(route, &method, &mut req, env)
+            .await
+            .unwrap_or_else(|e| e.reply()),
+    };
+    respond(reply.finish(route, has_origin, method == "HEAD"))
+}
+
+/// The `Authorization` header, if any.
+pub fn authorization(req: &Request) -> Option<String> {
+    header(req, "Authorization")
+}
+
+/// The client's address as Cloudflare reports it (`CF-Connecting-IP`).
+pub fn client_ip(req: &Request) -> Option<String> {
+    header(req, "CF-Connecting-IP")
+}
+
+/// Reads the body (at most [`MAX_BODY_BYTES`]) and parses it by its `Content-Type`.
+pub async fn read_fields(req: &mut Request) -> Result<Fields, ApiError> {
+    let declared = header(req, "Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::BodyTooLarge);
+    }
+    let mut bytes = Vec::new();
+    // No body at all is the same as an empty one.
+    if let Ok(mut stream) = req.stream() {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| {
+                ApiError::Body(BodyError::Parse(
+                    "JSON parse error - the request body could not be read".into(),
+                ))
+            })?;
+            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(ApiError::BodyTooLarge);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    Ok(body::parse(header(req, "Content-Type").as_deref(), &bytes)?)
+}
+
+fn respond(reply: Reply) -> Response {
+    let headers = Headers::new();
+    let _ = headers.set("Content-Type", reply.content_type);
+    for (name, value) in &reply.headers {
+        let _ = headers.append(name, value);
+    }
+    let builder = Response::builder()
+        .with_status(reply.status)
+        .with_headers(headers);
+    match reply.body {
+        Some(body) => builder.fixed(body.into_bytes()),
+        None => builder.empty(),
+    }
+}

@@ -1,0 +1,41 @@
+//! Edge authentication service: JWT login, refresh with rotation, verification and logout
+//! for a Cloudflare Worker, keeping the HTTP contract of a Django + simplejwt project.
+pub mod api;
+pub mod body;
+pub mod denylist;
+pub mod email;
+pub mod keys;
+pub mod password_policy;
+pub mod passwords;
+pub mod random;
+pub mod routes;
+pub mod secret;
+pub mod settings;
+pub mod tokens;
+pub mod users;
+
+#[cfg(target_arch = "wasm32")]
+mod config;
+#[cfg(target_arch = "wasm32")]
+mod handlers;
+#[cfg(target_arch = "wasm32")]
+mod http;
+#[cfg(target_arch = "wasm32")]
+mod store;
+
+/// The Worker's entry point: every request is answered by [`http::serve`].
+#[cfg(target_arch = "wasm32")]
+#[worker::event(fetch)]
+async fn fetch(
+    req: worker::Request,
+    env: worker::Env,
+    _ctx: worker::Context,
+) -> worker::Result<worker::Response> {
+    Ok(http::serve(req, &env).await)
+}
+
+#[cfg(target_arch = "wasm32")]
+#[worker::event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}

@@ -1,0 +1,201 @@
+//! The HTTP surface in one place (API.md §1): which path is which route, the methods each
+//! route takes, and its `OPTIONS` metadata (§4.8). Pure; the Worker shell dispatches on it.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Register,
+    Token,
+    TokenRefresh,
+    TokenVerify,
+    TokenBlacklist,
+    TokenBlacklistAll,
+    Dashboard,
+    Jwks,
+}
+
+/// Every route, for tests and documentation.
+pub const ALL: [Route; 8] = [
+    Route::Register,
+    Route::Token,
+    Route::TokenRefresh,
+    Route::TokenVerify,
+    Route::TokenBlacklist,
+    Route::TokenBlacklistAll,
+    Route::Dashboard,
+    Route::Jwks,
+];
+
+/// The route of a URL path: served at the root and under `/api`, with or without the
+/// trailing slash, matched case-sensitively. The query string is not part of `path`.
+pub fn resolve(path: &str) -> Option<Route> {
+    let path = if path.len() > 1 {
+        path.strip_suffix('/').unwrap_or(path)
+    } else {
+        path
+    };
+    let path = path
+        .strip_prefix("/api")
+        .filter(|rest| rest.starts_with('/'))
+        .unwrap_or(path);
+    Some(match path {
+        "/register" => Route::Register,
+        "/token" => Route::Token,
+        "/token/refresh" => Route::TokenRefresh,
+        "/token/verify" => Route::TokenVerify,
+        "/token/blacklist" => Route::TokenBlacklist,
+        "/token/blacklist/all" => Route::TokenBlacklistAll,
+        "/dashboard" => Route::Dashboard,
+        "/.well-known/jwks.json" => Route::Jwks,
+        _ => return None,
+    })
+}
+
+const COMMON_METADATA: &str = r#""renders":["application/json"],"parses":["application/json","application/x-www-form-urlencoded","multipart/form-data"]"#;
+
+impl Route {
+    /// The `Allow` header (API.md §2.1).
+    pub fn allow(self) -> &'static str {
+        match self {
+            Self::Dashboard => "GET, POST, OPTIONS",
+            Self::Jwks => "GET",
+            _ => "POST, OPTIONS",
+        }
+    }
+
+    /// Whether `method` is served (OPTIONS included where the route answers it).
+    pub fn accepts(self, method: &str) -> bool {
+        self.allow().split(", ").any(|m| m == method)
+    }
+
+    /// Routes that authenticate with a Bearer access token before anything else (§2.4).
+    pub fn needs_bearer(self) -> bool {
+        matches!(self, Self::Dashboard | Self::TokenBlacklistAll)
+    }
+
+    /// The body of a non-preflight `OPTIONS` (DRF's `SimpleMetadata`, API.md §4.8).
+    pub fn metadata(self) -> String {
+        let field = |name: &str, kind: &str, label: &str, max: Option<u32>| {
+            let max = max
+                .map(|n| format!(r#","max_length":{n}"#))
+                .unwrap_or_default();
+            format!(
+                r#""{name}":{{"type":"{kind}","required":true,"read_only":false,"label":"{label}"{max}}}"#
+            )
+        };
+        let (name, description, actions): (&str, &str, Option<String>) = match self {
+            Self::Register => (
+                "Register",
+                "",
+                Some(
+                    [
+                        field("email", "email", "Email", Some(254)),
+                        field("username", "string", "Username", Some(100)),
+                        field("password", "string", "Password", Some(4096)),
+                        field("password2", "string", "Password2", Some(4096)),
+                    ]
+                    .join(","),
+                ),
+            ),
+            Self::Token => (
+                "My Token Obtain Pair",
+                "",
+                Some(
+                    [
+                        field("email", "string", "Email", None),
+                        field("password", "string", "Password", Some(4096)),
+                    ]
+                    .join(","),
+                ),
+            ),
+            Self::TokenRefresh => (
+                "Token Refresh",
+                r"Takes a refresh type JSON web token and returns an access type JSON web\ntoken if the refresh token is valid.",
+                Some(format!(
+                    r#"{},"access":{{"type":"string","required":false,"read_only":true,"label":"Access"}}"#,
+                    field("refresh", "string", "Refresh", None)
+                )),
+            ),
+            Self::TokenVerify => (
+                "Token Verify",
+                "Takes a token and indicates if it is valid.",
+                Some(field("token", "string", "Token", None)),
+            ),
+            Self::TokenBlacklist => (
+                "Token Blacklist",
+                "Takes a token and blacklists it.",
+                Some(field("refresh", "string", "Refresh", None)),
+            ),
+            Self::TokenBlacklistAll => ("Token Blacklist All", "", None),
+            Self::Dashboard => ("Dashboard", "", None),
+            Self::Jwks => ("JWKS", "", None),
+        };
+        let actions = actions
+            .map(|a| format!(r#","actions":{{"POST":{{{a}}}}}"#))
+            .unwrap_or_default();
+        format!(r#"{{"name":"{name}","description":"{description}",{COMMON_METADATA}{actions}}}"#)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_answer_at_the_root_and_under_api_with_or_without_the_slash() {
+        for path in [
+            "/token/refresh/",
+            "/token/refresh",
+            "/api/token/refresh/",
+            "/api/token/refresh",
+        ] {
+            assert_eq!(resolve(path), Some(Route::TokenRefresh), "{path}");
+        }
+        assert_eq!(resolve("/.well-known/jwks.json"), Some(Route::Jwks));
+        assert_eq!(resolve("/api/.well-known/jwks.json/"), Some(Route::Jwks));
+    }
+
+    #[test]
+    fn other_paths_are_not_routes() {
+        for path in [
+            "/",
+            "/api",
+            "/api/",
+            "/Token/",
+            "/token//",
+            "/apitoken/",
+            "/api/api/token/",
+            "/token/refresh/x",
+            "//token/",
+            "",
+        ] {
+            assert_eq!(resolve(path), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn every_metadata_document_is_valid_json_with_common_members() {
+        for route in ALL {
+            let value: serde_json::Value = serde_json::from_str(&route.metadata()).unwrap();
+            assert_eq!(value["renders"], serde_json::json!(["application/json"]));
+        }
+    }
+
+    #[test]
+    fn refresh_metadata_matches_the_contract() {
+        assert_eq!(
+            Route::TokenRefresh.metadata(),
+            r#"{"name":"Token Refresh","description":"Takes a refresh type JSON web token and returns an access type JSON web\ntoken if the refresh token is valid.","renders":["application/json"],"parses":["application/json","application/x-www-form-urlencoded","multipart/form-data"],"actions":{"POST":{"refresh":{"type":"string","required":true,"read_only":false,"label":"Refresh"},"access":{"type":"string","required":false,"read_only":true,"label":"Access"}}}}"#
+        );
+        assert_eq!(
+            Route::Dashboard.metadata(),
+            r#"{"name":"Dashboard","description":"","renders":["application/json"],"parses":["application/json","application/x-www-form-urlencoded","multipart/form-data"]}"#
+        );
+    }
+
+    #[test]
+    fn allowed_methods_follow_the_allow_header() {
+        assert!(Route::Dashboard.accepts("GET") && Route::Dashboard.accepts("OPTIONS"));
+        assert!(!Route::Token.accepts("GET") && !Route::Token.accepts("HEAD"));
+        assert!(Route::Jwks.accepts("GET") && !Route::Jwks.accepts("OPTIONS"));
+    }
+}

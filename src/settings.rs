@@ -1,0 +1,218 @@
+//! Typed settings read from the Worker's `[vars]` (API.md §9). Pure: the caller supplies a
+//! lookup function, so the parsing is tested natively. An unset or empty variable takes its
+//! default; a malformed one is an error naming the variable, the value and what it accepts.
+
+use core::fmt;
+
+/// Every tunable of the service, with the defaults of API.md §9 and the Django seed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `ROTATE_REFRESH_TOKENS`: single-use refresh tokens with reuse detection. Defaults to `true`.
+    pub rotate_refresh_tokens: bool,
+    /// `REFRESH_REUSE_GRACE_SECONDS`: how long a used refresh token may be presented again
+    /// (client retries, concurrent tabs) before it counts as theft. Defaults to `10`.
+    pub refresh_reuse_grace_seconds: i64,
+    /// `ACCESS_TOKEN_LIFETIME_SECONDS`. Defaults to `300`.
+    pub access_lifetime: i64,
+    /// `REFRESH_TOKEN_LIFETIME_SECONDS`. Defaults to `86400`.
+    pub refresh_lifetime: i64,
+    /// `JWT_ISSUER`: added as `iss` and required on input when set. Unset by default.
+    pub issuer: Option<String>,
+    /// `JWT_AUDIENCE`: added as `aud` and required on input when set. Unset by default.
+    pub audience: Option<String>,
+    /// `JWT_SIGNING_KID`: which key of `JWT_SIGNING_KEYS` signs. Defaults to the first key.
+    pub signing_kid: Option<String>,
+    /// `LOGIN_THROTTLE_ACCOUNT_FAILURES`: failed logins per client IP + e-mail. Defaults to `5`.
+    pub throttle_account_failures: u32,
+    /// `LOGIN_THROTTLE_CLIENT_FAILURES`: failed logins per client IP. Defaults to `100`.
+    pub throttle_client_failures: u32,
+    /// `LOGIN_THROTTLE_WINDOW_SECONDS`. Defaults to `300`.
+    pub throttle_window_seconds: i64,
+    /// `PBKDF2_ITERATIONS` for new password hashes. Defaults to `600000` (Django 4.2).
+    pub pbkdf2_iterations: u32,
+    /// `UPDATE_LAST_LOGIN`: a login stamps `last_login`. Defaults to `false` (simplejwt).
+    pub update_last_login: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            rotate_refresh_tokens: true,
+            refresh_reuse_grace_seconds: 10,
+            access_lifetime: 300,
+            refresh_lifetime: 86_400,
+            issuer: None,
+            audience: None,
+            signing_kid: None,
+            throttle_account_failures: 5,
+            throttle_client_failures: 100,
+            throttle_window_seconds: 300,
+            pbkdf2_iterations: 600_000,
+            update_last_login: false,
+        }
+    }
+}
+
+/// A variable whose value cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    pub name: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "variable {} is {:?}; expected {} (set it in wrangler.toml [vars] or with --var {}:<value>)",
+            self.name, self.value, self.expected, self.name
+        )
+    }
+}
+
+impl Settings {
+    /// Reads every setting through `lookup` (variable name → value, `None` when unset).
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let defaults = Self::default();
+        let read = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let boolean = |name: &'static str, default: bool| match read(name) {
+            None => Ok(default),
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "true" | "1" => Ok(true),
+                "false" | "0" => Ok(false),
+                _ => Err(SettingsError {
+                    name,
+                    value: v,
+                    expected: "true, false, 1 or 0",
+                }),
+            },
+        };
+        let seconds = |name: &'static str, default: i64, min: i64| match read(name) {
+            None => Ok(default),
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if (min..=10 * 365 * 86_400).contains(&n) => Ok(n),
+                _ => Err(SettingsError {
+                    name,
+                    value: v,
+                    expected: if min == 0 {
+                        "a whole number of seconds, 0 or more"
+                    } else {
+                        "a whole number of seconds, 1 or more"
+                    },
+                }),
+            },
+        };
+        let count = |name: &'static str, default: u32, max: u32| match read(name) {
+            None => Ok(default),
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(SettingsError {
+                    name,
+                    value: v,
+                    expected: "a whole number, 1 or more",
+                }),
+            },
+        };
+        Ok(Self {
+            rotate_refresh_tokens: boolean(
+                "ROTATE_REFRESH_TOKENS",
+                defaults.rotate_refresh_tokens,
+            )?,
+            refresh_reuse_grace_seconds: seconds(
+                "REFRESH_REUSE_GRACE_SECONDS",
+                defaults.refresh_reuse_grace_seconds,
+                0,
+            )?,
+            access_lifetime: seconds("ACCESS_TOKEN_LIFETIME_SECONDS", defaults.access_lifetime, 1)?,
+            refresh_lifetime: seconds(
+                "REFRESH_TOKEN_LIFETIME_SECONDS",
+                defaults.refresh_lifetime,
+                1,
+            )?,
+            issuer: read("JWT_ISSUER"),
+            audience: read("JWT_AUDIENCE"),
+            signing_kid: read("JWT_SIGNING_KID"),
+            throttle_account_failures: count(
+                "LOGIN_THROTTLE_ACCOUNT_FAILURES",
+                defaults.throttle_account_failures,
+                u32::MAX,
+            )?,
+            throttle_client_failures: count(
+                "LOGIN_THROTTLE_CLIENT_FAILURES",
+                defaults.throttle_client_failures,
+                u32::MAX,
+            )?,
+            throttle_window_seconds: seconds(
+                "LOGIN_THROTTLE_WINDOW_SECONDS",
+                defaults.throttle_window_seconds,
+                1,
+            )?,
+            // 100 million iterations is minutes of CPU per login: certainly a typo.
+            pbkdf2_iterations: count("PBKDF2_ITERATIONS", defaults.pbkdf2_iterations, 100_000_000)?,
+            update_last_login: boolean("UPDATE_LAST_LOGIN", defaults.update_last_login)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_vars(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        Settings::from_vars(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn unset_and_empty_variables_take_the_documented_defaults() {
+        assert_eq!(check_vars(&[]), Ok(Settings::default()));
+        assert_eq!(
+            check_vars(&[("JWT_ISSUER", ""), ("JWT_SIGNING_KID", " ")]),
+            Ok(Settings::default())
+        );
+    }
+
+    #[test]
+    fn booleans_accept_true_false_one_zero_in_any_case() {
+        for (text, want) in [("TRUE", true), ("False", false), ("1", true), ("0", false)] {
+            let settings = check_vars(&[("ROTATE_REFRESH_TOKENS", text)]).unwrap();
+            assert_eq!(settings.rotate_refresh_tokens, want, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_variable_is_an_error_that_names_it() {
+        let err = check_vars(&[("ROTATE_REFRESH_TOKENS", "yes")]).unwrap_err();
+        assert_eq!(err.name, "ROTATE_REFRESH_TOKENS");
+        assert!(err.to_string().contains("true, false, 1 or 0"));
+        assert_eq!(
+            check_vars(&[("PBKDF2_ITERATIONS", "0")]).unwrap_err().name,
+            "PBKDF2_ITERATIONS"
+        );
+        assert_eq!(
+            check_vars(&[("ACCESS_TOKEN_LIFETIME_SECONDS", "-5")])
+                .unwrap_err()
+                .name,
+            "ACCESS_TOKEN_LIFETIME_SECONDS"
+        );
+    }
+
+    #[test]
+    fn issuer_and_audience_are_read_when_set() {
+        let settings = check_vars(&[
+            ("JWT_ISSUER", "https://auth.example"),
+            ("JWT_AUDIENCE", "api"),
+        ])
+        .unwrap();
+        assert_eq!(settings.issuer.as_deref(), Some("https://auth.example"));
+        assert_eq!(settings.audience.as_deref(), Some("api"));
+    }
+}

@@ -1,0 +1,289 @@
+//! Users and refresh tokens in D1 (binding `DB`); schema in `schema.sql`.
+//!
+//! Decisions that must be exact under concurrency are single statements or atomic batches
+//! (D1 has no BEGIN; `batch` is one transaction): the single use of a refresh token is
+//! `UPDATE … WHERE used_at IS NULL` and the winner is the one whose update changed the row.
+
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, D1Result};
+
+use super::{failure, StoreError};
+use crate::passwords::PasswordHash;
+use crate::tokens::Issued;
+use crate::users::{NewUser, User};
+
+pub struct Db(pub D1Database);
+
+fn text(value: &str) -> JsValue {
+    JsValue::from_str(value)
+}
+
+fn int(value: i64) -> JsValue {
+    // D1 binds JavaScript numbers; ids and epoch seconds are far below 2^53.
+    JsValue::from_f64(value as f64)
+}
+
+/// A refresh token's row as the refresh and logout decisions need it.
+#[derive(Debug, Deserialize)]
+pub struct TokenState {
+    pub used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub family: String,
+    /// `None`: the user no longer exists.
+    pub active: Option<i64>,
+}
+
+/// A refresh token that a revocation just revoked.
+#[derive(Debug, Deserialize)]
+pub struct RevokedToken {
+    pub jti: String,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct UserRow {
+    id: i64,
+    username: String,
+    password: String,
+    is_active: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        Self {
+            id: row.id,
+            username: row.username,
+            password: PasswordHash::from_stored(row.password),
+            is_active: row.is_active != 0,
+        }
+    }
+}
+
+impl Db {
+    fn statement(&self, sql: &str, params: &[JsValue]) -> Result<D1PreparedStatement, StoreError> {
+        self.0
+            .prepare(sql)
+            .bind(params)
+            .map_err(|e| failure("binding parameters", e))
+    }
+
+    async fn batch(
+        &self,
+        operation: &str,
+        statements: Vec<D1PreparedStatement>,
+    ) -> Result<Vec<D1Result>, StoreError> {
+        self.0
+            .batch(statements)
+            .await
+            .map_err(|e| failure(operation, e))
+    }
+
+    fn rows<T: for<'a> Deserialize<'a>>(
+        operation: &str,
+        result: &D1Result,
+    ) -> Result<Vec<T>, StoreError> {
+        result.results::<T>().map_err(|e| failure(operation, e))
+    }
+
+    pub async fn email_taken(&self, email: &str) -> Result<bool, StoreError> {
+        let statement = self.statement(
+            "SELECT 1 AS taken FROM users WHERE email = ?1 COLLATE NOCASE",
+            &[text(email)],
+        )?;
+        let row: Option<serde_json::Value> = statement
+            .first(None)
+            .await
+            .map_err(|e| failure("e-mail lookup", e))?;
+        Ok(row.is_some())
+    }
+
+    /// Inserts a user; [`StoreError::Conflict`] when the e-mail is taken in any letter case.
+    pub async fn insert_user(&self, user: &NewUser, now: i64) -> Result<(), StoreError> {
+        self.statement(
+            "INSERT INTO users (email, username, password, is_active, date_joined) \
+             VALUES (?1, ?2, ?3, 1, datetime(?4, 'unixepoch'))",
+            &[
+                text(&user.email),
+                text(&user.username),
+                text(user.password.as_str()),
+                int(now),
+            ],
+        )?
+        .run()
+        .await
+        .map_err(|e| failure("registration", e))?;
+        Ok(())
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let statement = self.statement(
+            "SELECT id, username, password, is_active FROM users WHERE email = ?1 COLLATE NOCASE",
+            &[text(email)],
+        )?;
+        let row: Option<UserRow> = statement
+            .first(None)
+            .await
+            .map_err(|e| failure("login lookup", e))?;
+        Ok(row.map(User::from))
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        let statement = self.statement(
+            "SELECT id, username, password, is_active FROM users WHERE id = ?1",
+            &[int(id)],
+        )?;
+        let row: Option<UserRow> = statement
+            .first(None)
+            .await
+            .map_err(|e| failure("user lookup", e))?;
+        Ok(row.map(User::from))
+    }
+
+    /// Records a login's refresh token as the first of a new family, and stamps
+    /// `last_login` in the same transaction when asked to.
+    pub async fn record_login(
+        &self,
+        user_id: i64,
+        refresh: &Issued,
+        stamp_last_login: bool,
+    ) -> Result<(), StoreError> {
+        let mut statements = vec![self.statement(
+            "INSERT INTO refresh_tokens (jti, family, user_id, expires_at) VALUES (?1, ?1, ?2, ?3)",
+            &[text(&refresh.jti), int(user_id), int(refresh.exp)],
+        )?];
+        if stamp_last_login {
+            statements.push(self.statement(
+                "UPDATE users SET last_login = datetime(?2, 'unixepoch') WHERE id = ?1",
+                &[int(user_id), int(refresh.iat)],
+            )?);
+        }
+        self.batch("login", statements).await?;
+        Ok(())
+    }
+
+    /// A statement that records a valid refresh token this database has no row for (issued
+    /// before its row could be written, or by another deployment sharing the keys) as the
+    /// first of its own family, so that every later decision has a row to work on.
+    fn adopt(&self, jti: &str, user_id: i64, exp: i64) -> Result<D1PreparedStatement, StoreError> {
+        self.statement(
+            "INSERT INTO refresh_tokens (jti, family, user_id, expires_at) VALUES (?1, ?1, ?2, ?3) \
+             ON CONFLICT (jti) DO NOTHING",
+            &[text(jti), int(user_id), int(exp)],
+        )
+    }
+
+    /// Rotation (API.md §5), atomically: marks `old` used, provided it is unused, unrevoked
+    /// and its user active, and records `new` in its family. `true` when this call won;
+    /// `false` when nothing was written (see [`Db::token_state`] for why).
+    pub async fn rotate(
+        &self,
+        old_jti: &str,
+        old_exp: i64,
+        user_id: i64,
+        new: &Issued,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let statements = vec![
+            self.adopt(old_jti, user_id, old_exp)?,
+            self.statement(
+                "UPDATE refresh_tokens SET used_at = ?2, successor = ?3 \
+                 WHERE jti = ?1 AND used_at IS NULL AND revoked_at IS NULL \
+                 AND EXISTS (SELECT 1 FROM users WHERE id = refresh_tokens.user_id AND is_active = 1) \
+                 RETURNING jti",
+                &[text(old_jti), int(now), text(&new.jti)],
+            )?,
+            self.statement(
+                "INSERT INTO refresh_tokens (jti, family, user_id, expires_at) \
+                 SELECT ?2, family, user_id, ?3 FROM refresh_tokens WHERE jti = ?1 AND successor = ?2",
+                &[text(old_jti), text(&new.jti), int(new.exp)],
+            )?,
+        ];
+        let results = self.batch("rotation", statements).await?;
+        let won: Vec<serde_json::Value> = Self::rows("rotation", &results[1])?;
+        Ok(!won.is_empty())
+    }
+
+    /// The state of a refresh token (recording it first if it has no row).
+    pub async fn token_state(
+        &self,
+        jti: &str,
+        user_id: i64,
+        exp: i64,
+    ) -> Result<TokenState, StoreError> {
+        let statements = vec![
+            self.adopt(jti, user_id, exp)?,
+            self.statement(
+                "SELECT used_at, revoked_at, family, \
+                 (SELECT is_active FROM users WHERE id = refresh_tokens.user_id) AS active \
+                 FROM refresh_tokens WHERE jti = ?1",
+                &[text(jti)],
+            )?,
+        ];
+        let results = self.batch("token state", statements).await?;
+        let mut rows: Vec<TokenState> = Self::rows("token state", &results[1])?;
+        rows.pop().ok_or(StoreError::Unavailable)
+    }
+
+    /// Revokes every live token of a family (reuse after the grace window).
+    pub async fn revoke_family(
+        &self,
+        family: &str,
+        now: i64,
+    ) -> Result<Vec<RevokedToken>, StoreError> {
+        let statement = self.statement(
+            "UPDATE refresh_tokens SET revoked_at = ?2 WHERE family = ?1 AND revoked_at IS NULL \
+             RETURNING jti, expires_at, used_at",
+            &[text(family), int(now)],
+        )?;
+        let results = self.batch("family revocation", vec![statement]).await?;
+        Self::rows("family revocation", &results[0])
+    }
+
+    /// Logout of one login (API.md §4.5), atomically: revokes the token and its family.
+    /// Returns whether the token itself was still live, and everything revoked.
+    pub async fn blacklist(
+        &self,
+        jti: &str,
+        user_id: i64,
+        exp: i64,
+        now: i64,
+    ) -> Result<(bool, Vec<RevokedToken>), StoreError> {
+        let statements = vec![
+            self.adopt(jti, user_id, exp)?,
+            self.statement(
+                "UPDATE refresh_tokens SET revoked_at = ?2 \
+                 WHERE jti = ?1 AND revoked_at IS NULL AND used_at IS NULL \
+                 RETURNING jti, expires_at, used_at",
+                &[text(jti), int(now)],
+            )?,
+            self.statement(
+                "UPDATE refresh_tokens SET revoked_at = ?2 \
+                 WHERE family = (SELECT family FROM refresh_tokens WHERE jti = ?1) AND revoked_at IS NULL \
+                 RETURNING jti, expires_at, used_at",
+                &[text(jti), int(now)],
+            )?,
+        ];
+        let results = self.batch("logout", statements).await?;
+        let mut revoked: Vec<RevokedToken> = Self::rows("logout", &results[1])?;
+        let was_live = !revoked.is_empty();
+        revoked.extend(Self::rows::<RevokedToken>("logout", &results[2])?);
+        Ok((was_live, revoked))
+    }
+
+    /// Logout everywhere (API.md §4.6): one statement revokes every token of the user.
+    pub async fn revoke_user(
+        &self,
+        user_id: i64,
+        now: i64,
+    ) -> Result<Vec<RevokedToken>, StoreError> {
+        let statement = self.statement(
+            "UPDATE refresh_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL \
+             RETURNING jti, expires_at, used_at",
+            &[int(user_id), int(now)],
+        )?;
+        let results = self.batch("logout everywhere", vec![statement]).await?;
+        Self::rows("logout everywhere", &results[0])
+    }
+}
