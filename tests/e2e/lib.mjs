@@ -1,0 +1,110 @@
+// Helpers for the end-to-end tests: HTTP calls, users, tokens. The tests keep their own view
+// of the API (plain JSON and HTTP), independent of the worker's code.
+import assert from "node:assert/strict";
+import { createPrivateKey, createHmac, sign, randomBytes } from "node:crypto";
+
+export const MAIN = process.env.E2E_MAIN_URL;
+export const SEED = process.env.E2E_SEED_URL;
+export const NOKEY = process.env.E2E_NOKEY_URL;
+export const BADKEY = process.env.E2E_BADKEY_URL;
+export const MAIN_STATE = process.env.E2E_MAIN_STATE;
+export const SEED_STATE = process.env.E2E_SEED_STATE;
+export const KEY = JSON.parse(process.env.E2E_KEY ?? "null");
+
+export const STRONG_PASSWORD = "x7#Lq9!vRt2m";
+
+/**
+ * One HTTP call. `json` is sent as application/json; `body` is sent as is with `type`.
+ * Resolves to { status, headers, text, body } where body is the parsed JSON (or undefined).
+ */
+export async function call(base, method, path, { json, body, type, headers = {} } = {}) {
+  const init = { method, headers: { ...headers } };
+  if (json !== undefined) {
+    init.body = typeof json === "string" ? json : JSON.stringify(json);
+    init.headers["content-type"] ??= "application/json";
+  } else if (body !== undefined) {
+    init.body = body;
+    if (type !== undefined) init.headers["content-type"] = type;
+  }
+  const response = await fetch(base + path, init);
+  const text = await response.text();
+  let parsed;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, body: parsed };
+}
+
+export const post = (base, path, json, options = {}) => call(base, "POST", path, { json, ...options });
+
+/** Asserts status and exact body text (key order and all). */
+export function expectReply(reply, status, body) {
+  assert.equal(reply.status, status, `status (body: ${reply.text})`);
+  assert.equal(reply.text, typeof body === "string" ? body : JSON.stringify(body));
+}
+
+let counter = 0;
+export function uniqueEmail(prefix = "user") {
+  counter += 1;
+  return `${prefix}.${process.pid}.${counter}.${randomBytes(4).toString("hex")}@example.com`;
+}
+
+/** Registers a fresh user and returns its credentials. */
+export async function newUser(base = MAIN, { username = "alice", email = uniqueEmail() } = {}) {
+  const reply = await post(base, "/register/", { email, username, password: STRONG_PASSWORD, password2: STRONG_PASSWORD });
+  assert.equal(reply.status, 201, reply.text);
+  return { email, username, password: STRONG_PASSWORD };
+}
+
+/** Logs in and returns { access, refresh }. */
+export async function tokensFor(base, user) {
+  const reply = await post(base, "/token/", { email: user.email, password: user.password });
+  assert.equal(reply.status, 200, reply.text);
+  return reply.body;
+}
+
+/** A fresh user with a fresh login. */
+export async function loggedIn(base = MAIN, options) {
+  const user = await newUser(base, options);
+  return { user, ...(await tokensFor(base, user)) };
+}
+
+export const b64url = (data) => Buffer.from(data).toString("base64url");
+
+export function decode(token) {
+  const [header, payload] = token.split(".");
+  return { header: JSON.parse(Buffer.from(header, "base64url")), payload: JSON.parse(Buffer.from(payload, "base64url")) };
+}
+
+/** Signs `header` and `payload` (objects or raw JSON strings) with the test key (or `jwk`). */
+export function forge(header, payload, jwk = KEY) {
+  const encode = (part) => b64url(typeof part === "string" ? part : JSON.stringify(part));
+  const input = `${encode(header)}.${encode(payload)}`;
+  const key = createPrivateKey({ key: jwk, format: "jwk" });
+  return `${input}.${b64url(sign(null, Buffer.from(input), key))}`;
+}
+
+/** An HS256 token signed with `secret`: the classic algorithm-confusion forgery. */
+export function forgeHs256(header, payload, secret) {
+  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
+  return `${input}.${b64url(createHmac("sha256", secret).update(input).digest())}`;
+}
+
+export const now = () => Math.floor(Date.now() / 1000);
+
+export const bearer = (token) => ({ authorization: `Bearer ${token}` });
+
+export const INVALID = { detail: "Token is invalid or expired", code: "token_not_valid" };
+export const BLACKLISTED = { detail: "Token is blacklisted", code: "token_not_valid" };
+export const WRONG_TYPE = { detail: "Token has wrong type", code: "token_not_valid" };
+
+/** The Bearer-route error body for a token failure `message`. */
+export function bearerError(message) {
+  return {
+    detail: "Given token not valid for any token type",
+    code: "token_not_valid",
+    messages: [{ token_class: "AccessToken", token_type: "access", message }],
+  };
+}

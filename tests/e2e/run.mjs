@@ -1,0 +1,66 @@
+// End-to-end test runner: starts the real worker under `wrangler dev` (real workerd, local D1
+// and KV), once per configuration the tests need, each on free ports with fresh state; runs
+// every `*.test.mjs` here with node's test runner against them; stops them all.
+//
+// Usage: node tests/e2e/run.mjs [test files…]   (the worker must be built: `make worker`)
+import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { startWorker, testKeyJwk } from "./worker.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const key = testKeyJwk();
+const signingKeys = JSON.stringify([key]);
+
+// Each entry: the environment variable the tests read, and the worker's configuration.
+const configurations = {
+  E2E_MAIN: { vars: { JWT_SIGNING_KEYS: signingKeys } },
+  E2E_SEED: { vars: { JWT_SIGNING_KEYS: signingKeys, ROTATE_REFRESH_TOKENS: "false" } },
+  E2E_NOKEY: { vars: {} },
+  E2E_BADKEY: { vars: { JWT_SIGNING_KEYS: '[{"kty":"OKP"}]' } },
+};
+
+const workers = [];
+function stopAll() {
+  for (const worker of workers) worker.stop();
+}
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    stopAll();
+    process.exit(130);
+  });
+}
+process.on("exit", stopAll);
+
+const env = { ...process.env, E2E_KEY: JSON.stringify(key) };
+try {
+  const started = await Promise.all(
+    Object.entries(configurations).map(async ([name, config]) => {
+      const worker = await startWorker(config);
+      workers.push(worker);
+      return [name, worker];
+    }),
+  );
+  for (const [name, worker] of started) {
+    env[`${name}_URL`] = worker.url;
+    env[`${name}_STATE`] = worker.state;
+  }
+} catch (error) {
+  console.error(`could not start the worker: ${error.message}`);
+  stopAll();
+  process.exit(1);
+}
+
+const requested = process.argv.slice(2);
+const files = requested.length
+  ? requested
+  : readdirSync(here)
+      .filter((f) => f.endsWith(".test.mjs"))
+      .sort()
+      .map((f) => path.join(here, f));
+const runner = spawn(process.execPath, ["--test", "--test-concurrency=4", ...files], { stdio: "inherit", env });
+runner.on("exit", (code) => {
+  stopAll();
+  process.exit(code ?? 1);
+});
