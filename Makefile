@@ -39,10 +39,10 @@ test: tools lint unit worker e2e
 ## tools: the wasm target, worker-build, the matching wasm-bindgen CLI, the npm packages
 tools:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-	@worker-build --version 2>/dev/null | grep -q ' $(WORKER_BUILD_VERSION)$$' \
-		|| cargo install worker-build --version $(WORKER_BUILD_VERSION)
-	@wasm-bindgen --version 2>/dev/null | grep -q ' $(WASM_BINDGEN_VERSION)$$' \
-		|| cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@[ "$$(worker-build --version 2>/dev/null | awk '{print $$NF}')" = "$(WORKER_BUILD_VERSION)" ] \
+		|| cargo install --force worker-build --version $(WORKER_BUILD_VERSION)
+	@[ "$$(wasm-bindgen --version 2>/dev/null | awk '{print $$NF}')" = "$(WASM_BINDGEN_VERSION)" ] \
+		|| cargo install --force wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 	@[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
 
 ## worker: the wasm module and its JavaScript shim, rebuilt only when a source changed

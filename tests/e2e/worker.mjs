@@ -1,7 +1,7 @@
 // Starts and stops `wrangler dev` instances for the end-to-end tests.
 import { spawn, execFile } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -36,6 +36,20 @@ function freePort() {
   });
 }
 
+/**
+ * wrangler.toml without its [build] table and with an absolute `main`: the tests run the
+ * module `make worker` built, and wrangler's file watcher (which rebuilds and reloads the
+ * worker once after start-up) stays off.
+ */
+function testConfig(folder) {
+  const source = readFileSync(path.join(root, "wrangler.toml"), "utf8");
+  const withoutBuild = source.replace(/^\[build\]\n(?:(?!\[).*\n)*/m, "");
+  const config = withoutBuild.replace(/^main = "(.*)"$/m, (_, main) => `main = ${JSON.stringify(path.join(root, main))}`);
+  const file = path.join(folder, "wrangler.toml");
+  writeFileSync(file, config);
+  return file;
+}
+
 /** Runs SQL against a worker's local D1 (its `--persist-to` folder). */
 export async function d1(state, command) {
   const args = [wrangler, "d1", "execute", "DB", "--local", "--persist-to", state, "--json", "--command", command];
@@ -68,7 +82,7 @@ export async function startWorker({ vars = {}, schema = true, extraArgs = [] } =
   const child = spawn(
     process.execPath,
     [
-      wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
+      wrangler, "dev", "--config", testConfig(state), "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
       "--persist-to", state, "--env-file", envFile, "--show-interactive-dev-session=false", ...extraArgs,
     ],
     { cwd: root, env: quiet, detached: true, stdio: ["ignore", "pipe", "pipe"] },
