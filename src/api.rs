@@ -114,7 +114,7 @@ pub fn bearer_token(header: Option<&str>) -> Result<Option<&str>, ApiError> {
         return Ok(None);
     };
     let mut words = header
-        .split(|c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c'))
+        .split([' ', '\t', '\n', '\r', '\x0b', '\x0c'])
         .filter(|w| !w.is_empty());
     if words.next() != Some("Bearer") {
         return Ok(None);

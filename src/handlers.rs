@@ -12,6 +12,7 @@ use crate::passwords;
 use crate::routes::Route;
 use crate::store::d1::{Db, RevokedToken};
 use crate::store::kv::{Denylist, Entry};
+use crate::throttle;
 use crate::tokens::{self, TokenError, TokenKind};
 use crate::users::{self, Login, NewUser, RegistrationCheck, User};
 
@@ -58,7 +59,7 @@ pub async fn dispatch(
             let fields = http::read_fields(req).await?;
             match route {
                 Route::Register => register(&ctx, &fields).await,
-                Route::Token => login(&ctx, &fields).await,
+                Route::Token => login(&ctx, &fields, http::client_ip(req).as_deref()).await,
                 Route::TokenRefresh => refresh(&ctx, &fields).await,
                 Route::TokenVerify => verify(&ctx, &fields).await,
                 Route::TokenBlacklist => logout(&ctx, &fields).await,
@@ -123,12 +124,31 @@ async fn register(ctx: &Context<'_>, fields: &Fields) -> Result<Reply, ApiError>
     }
 }
 
-async fn login(ctx: &Context<'_>, fields: &Fields) -> Result<Reply, ApiError> {
+async fn login(
+    ctx: &Context<'_>,
+    fields: &Fields,
+    client_ip: Option<&str>,
+) -> Result<Reply, ApiError> {
     let login = Login::new(fields)?;
     let settings = &ctx.config.settings;
     let keys = ctx.config.keys()?;
     let db = config::db(ctx.env)?;
-    let user = db.user_by_email(&login.email).await?;
+    // Count this attempt as a failure before any hashing; give it back unless it fails.
+    let buckets = throttle::buckets(client_ip, &login.email);
+    let [account, client] = db
+        .reserve_failures(&buckets, settings.throttle_window_seconds, ctx.now)
+        .await?;
+    if let Some(wait) = throttle::refusal(settings, account, client, ctx.now) {
+        db.release_failures(&buckets).await?;
+        return Err(ApiError::Throttled(wait));
+    }
+    let user = match db.user_by_email(&login.email).await {
+        Ok(user) => user,
+        Err(error) => {
+            let _ = db.release_failures(&buckets).await;
+            return Err(error.into());
+        }
+    };
     let iterations = settings.pbkdf2_iterations;
     // Exactly one hashing in every case, so the answer's timing reveals nothing.
     let user = match user {
@@ -142,6 +162,7 @@ async fn login(ctx: &Context<'_>, fields: &Fields) -> Result<Reply, ApiError> {
         }
     };
     let user = user.ok_or(ApiError::BadCredentials)?;
+    db.release_failures(&buckets).await?;
     let refresh = tokens::issue(keys, settings, TokenKind::Refresh, user.id, ctx.now);
     let access = tokens::issue(keys, settings, TokenKind::Access, user.id, ctx.now);
     db.record_login(user.id, &refresh, settings.update_last_login)

@@ -11,6 +11,7 @@ pub mod random;
 pub mod routes;
 pub mod secret;
 pub mod settings;
+pub mod throttle;
 pub mod tokens;
 pub mod users;
 

@@ -10,6 +10,7 @@ use worker::{D1Database, D1PreparedStatement, D1Result};
 
 use super::{failure, StoreError};
 use crate::passwords::PasswordHash;
+use crate::throttle::Counted;
 use crate::tokens::Issued;
 use crate::users::{NewUser, User};
 
@@ -285,5 +286,68 @@ impl Db {
         )?;
         let results = self.batch("logout everywhere", vec![statement]).await?;
         Self::rows("logout everywhere", &results[0])
+    }
+
+    /// Counts one failed login in each bucket, atomically (one batch), starting a new window
+    /// where the old one has ended; returns each bucket's count and window start.
+    pub async fn reserve_failures(
+        &self,
+        buckets: &[String; 2],
+        window: i64,
+        now: i64,
+    ) -> Result<[Counted; 2], StoreError> {
+        let upsert = |bucket: &str| {
+            self.statement(
+                "INSERT INTO login_failures (bucket, window_start, failures) VALUES (?1, ?2, 1) \
+                 ON CONFLICT (bucket) DO UPDATE SET \
+                 failures = CASE WHEN window_start + ?3 <= ?2 THEN 1 ELSE failures + 1 END, \
+                 window_start = CASE WHEN window_start + ?3 <= ?2 THEN ?2 ELSE window_start END \
+                 RETURNING failures, window_start",
+                &[text(bucket), int(now), int(window)],
+            )
+        };
+        let results = self
+            .batch(
+                "login throttling",
+                vec![upsert(&buckets[0])?, upsert(&buckets[1])?],
+            )
+            .await?;
+        #[derive(Deserialize)]
+        struct Row {
+            failures: i64,
+            window_start: i64,
+        }
+        let mut counted = [Counted {
+            failures: 0,
+            window_start: now,
+        }; 2];
+        for (slot, result) in counted.iter_mut().zip(&results) {
+            let row: Row = Self::rows("login throttling", result)?
+                .pop()
+                .ok_or(StoreError::Unavailable)?;
+            *slot = Counted {
+                failures: row.failures,
+                window_start: row.window_start,
+            };
+        }
+        Ok(counted)
+    }
+
+    /// Gives back the failures [`Db::reserve_failures`] counted (the attempt was refused or
+    /// succeeded), forgetting buckets that drop to zero.
+    pub async fn release_failures(&self, buckets: &[String; 2]) -> Result<(), StoreError> {
+        let params = [text(&buckets[0]), text(&buckets[1])];
+        let statements = vec![
+            self.statement(
+                "UPDATE login_failures SET failures = failures - 1 WHERE bucket IN (?1, ?2)",
+                &params,
+            )?,
+            self.statement(
+                "DELETE FROM login_failures WHERE bucket IN (?1, ?2) AND failures <= 0",
+                &params,
+            )?,
+        ];
+        self.batch("login throttling", statements).await?;
+        Ok(())
     }
 }

@@ -6,6 +6,7 @@ import { createPrivateKey, createHmac, sign, randomBytes } from "node:crypto";
 export const MAIN = process.env.E2E_MAIN_URL;
 export const SEED = process.env.E2E_SEED_URL;
 export const NOKEY = process.env.E2E_NOKEY_URL;
+export const THROTTLE = process.env.E2E_THROTTLE_URL;
 export const BADKEY = process.env.E2E_BADKEY_URL;
 export const MAIN_STATE = process.env.E2E_MAIN_STATE;
 export const SEED_STATE = process.env.E2E_SEED_STATE;
@@ -14,11 +15,17 @@ export const KEY = JSON.parse(process.env.E2E_KEY ?? "null");
 export const STRONG_PASSWORD = "x7#Lq9!vRt2m";
 
 /**
+ * Every test process acts as its own client (CF-Connecting-IP passes through wrangler dev),
+ * so the per-client login throttle of one test file never counts another's failures.
+ */
+export const CLIENT_IP = `198.18.${(process.pid >> 8) & 255}.${process.pid & 255}`;
+
+/**
  * One HTTP call. `json` is sent as application/json; `body` is sent as is with `type`.
  * Resolves to { status, headers, text, body } where body is the parsed JSON (or undefined).
  */
 export async function call(base, method, path, { json, body, type, headers = {} } = {}) {
-  const init = { method, headers: { ...headers } };
+  const init = { method, headers: { "cf-connecting-ip": CLIENT_IP, ...headers } };
   if (json !== undefined) {
     init.body = typeof json === "string" ? json : JSON.stringify(json);
     init.headers["content-type"] ??= "application/json";

@@ -17,6 +17,14 @@ const signingKeys = JSON.stringify([key]);
 const configurations = {
   E2E_MAIN: { vars: { JWT_SIGNING_KEYS: signingKeys } },
   E2E_SEED: { vars: { JWT_SIGNING_KEYS: signingKeys, ROTATE_REFRESH_TOKENS: "false" } },
+  E2E_THROTTLE: {
+    vars: {
+      JWT_SIGNING_KEYS: signingKeys,
+      LOGIN_THROTTLE_ACCOUNT_FAILURES: "2",
+      LOGIN_THROTTLE_CLIENT_FAILURES: "4",
+      LOGIN_THROTTLE_WINDOW_SECONDS: "4",
+    },
+  },
   E2E_NOKEY: { vars: {} },
   E2E_BADKEY: { vars: { JWT_SIGNING_KEYS: '[{"kty":"OKP"}]' } },
 };
