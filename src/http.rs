@@ -40,13 +40,18 @@ pub fn client_ip(req: &Request) -> Option<String> {
     header(req, "CF-Connecting-IP")
 }
 
+/// How much of an oversized body is read and discarded before answering 413, so that the
+/// client, still sending, sees the answer rather than a reset connection.
+const MAX_DRAIN_BYTES: u64 = 16 * 1_048_576;
+
 /// Reads the body (at most [`MAX_BODY_BYTES`]) and parses it by its `Content-Type`.
 pub async fn read_fields(req: &mut Request) -> Result<Fields, ApiError> {
     let declared = header(req, "Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+    if declared.is_some_and(|length| length > MAX_DRAIN_BYTES) {
         return Err(ApiError::BodyTooLarge);
     }
     let mut bytes = Vec::new();
+    let mut received: u64 = 0;
     // No body at all is the same as an empty one.
     if let Ok(mut stream) = req.stream() {
         while let Some(chunk) = stream.next().await {
@@ -55,11 +60,17 @@ pub async fn read_fields(req: &mut Request) -> Result<Fields, ApiError> {
                     "JSON parse error - the request body could not be read".into(),
                 ))
             })?;
-            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(ApiError::BodyTooLarge);
+            received += chunk.len() as u64;
+            if received > MAX_DRAIN_BYTES {
+                break;
             }
-            bytes.extend_from_slice(&chunk);
+            if received <= MAX_BODY_BYTES as u64 {
+                bytes.extend_from_slice(&chunk);
+            }
         }
+    }
+    if received > MAX_BODY_BYTES as u64 {
+        return Err(ApiError::BodyTooLarge);
     }
     Ok(body::parse(header(req, "Content-Type").as_deref(), &bytes)?)
 }

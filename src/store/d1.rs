@@ -70,15 +70,33 @@ impl Db {
             .map_err(|e| failure("binding parameters", e))
     }
 
+    /// Runs statements as one transaction. A transaction refused because the database was
+    /// busy (`SQLITE_BUSY`: nothing was executed) is retried a few times.
     async fn batch(
         &self,
         operation: &str,
         statements: Vec<D1PreparedStatement>,
     ) -> Result<Vec<D1Result>, StoreError> {
-        self.0
-            .batch(statements)
-            .await
-            .map_err(|e| failure(operation, e))
+        let mut attempt = 0;
+        loop {
+            match self.0.batch(statements.clone()).await {
+                Err(error) if attempt < 3 && error.to_string().contains("SQLITE_BUSY") => {
+                    attempt += 1;
+                    worker::Delay::from(std::time::Duration::from_millis(25 * attempt)).await;
+                }
+                result => return result.map_err(|e| failure(operation, e)),
+            }
+        }
+    }
+
+    /// The rows of one statement.
+    async fn query<T: for<'a> Deserialize<'a>>(
+        &self,
+        operation: &str,
+        statement: D1PreparedStatement,
+    ) -> Result<Vec<T>, StoreError> {
+        let results = self.batch(operation, vec![statement]).await?;
+        Self::rows(operation, &results[0])
     }
 
     fn rows<T: for<'a> Deserialize<'a>>(
@@ -93,16 +111,13 @@ impl Db {
             "SELECT 1 AS taken FROM users WHERE email = ?1 COLLATE NOCASE",
             &[text(email)],
         )?;
-        let row: Option<serde_json::Value> = statement
-            .first(None)
-            .await
-            .map_err(|e| failure("e-mail lookup", e))?;
-        Ok(row.is_some())
+        let rows: Vec<serde_json::Value> = self.query("e-mail lookup", statement).await?;
+        Ok(!rows.is_empty())
     }
 
     /// Inserts a user; [`StoreError::Conflict`] when the e-mail is taken in any letter case.
     pub async fn insert_user(&self, user: &NewUser, now: i64) -> Result<(), StoreError> {
-        self.statement(
+        let statement = self.statement(
             "INSERT INTO users (email, username, password, is_active, date_joined) \
              VALUES (?1, ?2, ?3, 1, datetime(?4, 'unixepoch'))",
             &[
@@ -111,10 +126,8 @@ impl Db {
                 text(user.password.as_str()),
                 int(now),
             ],
-        )?
-        .run()
-        .await
-        .map_err(|e| failure("registration", e))?;
+        )?;
+        self.batch("registration", vec![statement]).await?;
         Ok(())
     }
 
@@ -123,11 +136,8 @@ impl Db {
             "SELECT id, username, password, is_active FROM users WHERE email = ?1 COLLATE NOCASE",
             &[text(email)],
         )?;
-        let row: Option<UserRow> = statement
-            .first(None)
-            .await
-            .map_err(|e| failure("login lookup", e))?;
-        Ok(row.map(User::from))
+        let rows: Vec<UserRow> = self.query("login lookup", statement).await?;
+        Ok(rows.into_iter().next().map(User::from))
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
@@ -135,11 +145,8 @@ impl Db {
             "SELECT id, username, password, is_active FROM users WHERE id = ?1",
             &[int(id)],
         )?;
-        let row: Option<UserRow> = statement
-            .first(None)
-            .await
-            .map_err(|e| failure("user lookup", e))?;
-        Ok(row.map(User::from))
+        let rows: Vec<UserRow> = self.query("user lookup", statement).await?;
+        Ok(rows.into_iter().next().map(User::from))
     }
 
     /// Records a login's refresh token as the first of a new family, and stamps
@@ -238,8 +245,7 @@ impl Db {
              RETURNING jti, expires_at, used_at",
             &[text(family), int(now)],
         )?;
-        let results = self.batch("family revocation", vec![statement]).await?;
-        Self::rows("family revocation", &results[0])
+        self.query("family revocation", statement).await
     }
 
     /// Logout of one login (API.md §4.5), atomically: revokes the token and its family.
@@ -284,8 +290,7 @@ impl Db {
              RETURNING jti, expires_at, used_at",
             &[int(user_id), int(now)],
         )?;
-        let results = self.batch("logout everywhere", vec![statement]).await?;
-        Self::rows("logout everywhere", &results[0])
+        self.query("logout everywhere", statement).await
     }
 
     /// Counts one failed login in each bucket, atomically (one batch), starting a new window

@@ -4,7 +4,7 @@
 //
 // Usage: node tests/e2e/run.mjs [test files…]   (the worker must be built: `make worker`)
 import { spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { startWorker, testKeyJwk } from "./worker.mjs";
@@ -29,9 +29,15 @@ const configurations = {
   E2E_BADKEY: { vars: { JWT_SIGNING_KEYS: '[{"kty":"OKP"}]' } },
 };
 
+// Each worker's output is kept in target/e2e-logs/<configuration>.log for diagnosis.
+const logs = path.resolve(here, "../../target/e2e-logs");
 const workers = [];
 function stopAll() {
-  for (const worker of workers) worker.stop();
+  mkdirSync(logs, { recursive: true });
+  for (const worker of workers.splice(0)) {
+    writeFileSync(path.join(logs, `${worker.name}.log`), worker.log());
+    worker.stop();
+  }
 }
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(signal, () => {
@@ -46,6 +52,7 @@ try {
   const started = await Promise.all(
     Object.entries(configurations).map(async ([name, config]) => {
       const worker = await startWorker(config);
+      worker.name = name;
       workers.push(worker);
       return [name, worker];
     }),

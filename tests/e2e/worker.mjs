@@ -50,11 +50,22 @@ function testConfig(folder) {
   return file;
 }
 
-/** Runs SQL against a worker's local D1 (its `--persist-to` folder). */
+/**
+ * Runs SQL against a worker's local D1 (its `--persist-to` folder) from another process, as
+ * an operator would. The running worker may hold SQLite's write lock at that moment, so a
+ * refused attempt is retried.
+ */
 export async function d1(state, command) {
   const args = [wrangler, "d1", "execute", "DB", "--local", "--persist-to", state, "--json", "--command", command];
-  const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: root, env: quiet });
-  return JSON.parse(stdout)[0].results;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: root, env: quiet });
+      return JSON.parse(stdout)[0].results;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
 }
 
 /**
