@@ -24,14 +24,23 @@ export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
 export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
 export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
 
+DEV_MARKER := .wrangler/dev-server-$(PORT).running
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs data/common-passwords.txt.gz
 
 .PHONY: dev test tools worker keygen lint unit e2e clean
 
 ## dev: build, apply schema.sql to the local D1 in $(STATE), make a dev key, serve on $(PORT)
-dev: tools worker .dev.vars
+dev: $(DEV_MARKER)
+
+# The server runs as the recipe of a marker file. make deletes a target whose recipe it is
+# running when it gets SIGINT, SIGTERM or SIGHUP; the supervisor sees the marker vanish and
+# stops wrangler and workerd, so no signal to make (not only a terminal's Ctrl-C) leaves a
+# process behind.
+$(DEV_MARKER): tools worker .dev.vars FORCE
 	$(WRANGLER) d1 execute DB --local --persist-to "$(STATE)" --file=schema.sql > /dev/null
-	node scripts/supervise.mjs $(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to "$(STATE)" $(ARGS)
+	node scripts/supervise.mjs --marker "$@" -- $(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to "$(STATE)" $(ARGS)
+
+FORCE:
 
 ## test: formatting, lints, native unit tests, end-to-end tests against wrangler dev
 test: tools lint unit worker e2e

@@ -1,9 +1,23 @@
-// Runs a command in its own process group and makes sure nothing of it outlives us:
-// SIGINT/SIGTERM/SIGHUP are passed to the whole group (wrangler and its workerd children),
-// and if our parent (make) dies without telling us, the group is stopped too.
+// Runs a command in its own process group and makes sure nothing of it outlives `make dev`.
+//
+//   node scripts/supervise.mjs --marker FILE -- command args…
+//
+// SIGINT/SIGTERM/SIGHUP sent to us are passed to the whole group (wrangler and its workerd
+// children). The marker file is written at start; make deletes it when make itself gets a
+// fatal signal, and we stop the group then too, as we do if our parent dies.
 import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
 
-const [command, ...args] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const separator = argv.indexOf("--");
+const marker = argv[0] === "--marker" ? argv[1] : undefined;
+const [command, ...args] = separator >= 0 ? argv.slice(separator + 1) : argv;
+
+if (marker) {
+  mkdirSync(path.dirname(marker), { recursive: true });
+  writeFileSync(marker, `${process.pid}\n`);
+}
 const child = spawn(command, args, { stdio: "inherit", detached: true });
 const parent = process.ppid;
 
@@ -19,10 +33,11 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(signal, () => stopGroup(signal));
 }
 const watchdog = setInterval(() => {
-  if (process.ppid !== parent) stopGroup("SIGTERM");
-}, 500);
+  if (process.ppid !== parent || (marker && !existsSync(marker))) stopGroup("SIGTERM");
+}, 300);
 child.on("exit", (code, signal) => {
   clearInterval(watchdog);
   stopGroup("SIGTERM");
+  if (marker) rmSync(marker, { force: true });
   process.exit(code ?? (signal ? 1 : 0));
 });
