@@ -78,7 +78,14 @@ lint:
 unit:
 	cargo test
 
-e2e: worker
+# PyJWT and cryptography for the interoperability tests, pinned, in a throwaway virtualenv.
+E2E_VENV := target/e2e-venv
+$(E2E_VENV)/installed: tests/e2e/requirements.txt
+	python3 -m venv $(E2E_VENV)
+	$(E2E_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	@touch $@
+
+e2e: worker $(E2E_VENV)/installed
 	node tests/e2e/run.mjs
 
 clean:

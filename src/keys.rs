@@ -247,6 +247,27 @@ mod tests {
     }
 
     #[test]
+    fn rfc_8037_signature_vector_is_reproduced_and_verifies() {
+        // RFC 8037 Appendix A.4: Ed25519 signing is deterministic, so the exact JWS is expected.
+        use jwt_compact::{alg::Ed25519, Algorithm};
+        const SIGNING_INPUT: &str = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc";
+        const SIGNATURE: &str =
+            "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
+        let keys = Keyring::parse(Some(&Secret::new(rfc_key_json())), None).unwrap();
+        let key = keys.signing();
+        let signature = Ed25519.sign(key.signing_key(), SIGNING_INPUT.as_bytes());
+        assert_eq!(
+            Base64UrlUnpadded::encode_string(&signature.to_bytes()),
+            SIGNATURE
+        );
+        assert!(Ed25519.verify_signature(&signature, &key.verifying, SIGNING_INPUT.as_bytes()));
+        assert_eq!(
+            Base64UrlUnpadded::encode_string(key.verifying.as_bytes()),
+            RFC_8037_X
+        );
+    }
+
+    #[test]
     fn jwks_publishes_public_members_only() {
         let keys = Keyring::parse(Some(&Secret::new(rfc_key_json())), None).unwrap();
         assert_eq!(

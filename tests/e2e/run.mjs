@@ -7,11 +7,13 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import { startWorker, testKeyJwk } from "./worker.mjs";
+import { startWorker, testKeyJwk, thumbprint } from "./worker.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const key = testKeyJwk();
 const signingKeys = JSON.stringify([key]);
+// A key rollover in progress: the old key is still listed, the new one signs.
+const [oldKey, newKey] = [testKeyJwk(), testKeyJwk()];
 
 // Each entry: the environment variable the tests read, and the worker's configuration.
 const configurations = {
@@ -25,6 +27,11 @@ const configurations = {
       LOGIN_THROTTLE_WINDOW_SECONDS: "4",
     },
   },
+  E2E_ROTATION: {
+    vars: { JWT_SIGNING_KEYS: JSON.stringify([oldKey, newKey]), JWT_SIGNING_KID: thumbprint(newKey) },
+  },
+  // The example consumer Worker in front, reaching this worker through its service binding.
+  E2E_CONSUMER: { vars: { JWT_SIGNING_KEYS: signingKeys }, front: ["examples/consumer/wrangler.toml"] },
   E2E_NOKEY: { vars: {} },
   E2E_BADKEY: { vars: { JWT_SIGNING_KEYS: '[{"kty":"OKP"}]' } },
 };
@@ -47,7 +54,12 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
 }
 process.on("exit", stopAll);
 
-const env = { ...process.env, E2E_KEY: JSON.stringify(key) };
+const env = {
+  ...process.env,
+  E2E_KEY: JSON.stringify(key),
+  E2E_ROTATION_KEYS: JSON.stringify([oldKey, newKey]),
+  E2E_PYTHON: process.env.E2E_PYTHON ?? path.resolve(here, "../../target/e2e-venv/bin/python"),
+};
 try {
   const started = await Promise.all(
     Object.entries(configurations).map(async ([name, config]) => {

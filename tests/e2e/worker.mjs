@@ -1,6 +1,6 @@
 // Starts and stops `wrangler dev` instances for the end-to-end tests.
 import { spawn, execFile } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -24,6 +24,11 @@ export function testKeyJwk() {
   return { kty, crv, x, d };
 }
 
+/** The RFC 7638 thumbprint of an Ed25519 JWK: its `kid`. */
+export function thumbprint({ x }) {
+  return createHash("sha256").update(JSON.stringify({ crv: "Ed25519", kty: "OKP", x })).digest("base64url");
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -37,16 +42,24 @@ function freePort() {
 }
 
 /**
- * wrangler.toml without its [build] table and with an absolute `main`: the tests run the
- * module `make worker` built, and wrangler's file watcher (which rebuilds and reloads the
- * worker once after start-up) stays off.
+ * The project's wrangler.toml for a test worker: without its [build] table and with an
+ * absolute `main` (the tests run the module `make worker` built, and wrangler's file watcher,
+ * which rebuilds and reloads the worker once after start-up, stays off), with `vars` set in
+ * its [vars] table, and the secret JWT_SIGNING_KEYS in a .dev.vars beside it (so wrangler
+ * shows it as hidden; the developer's .dev.vars is never read).
  */
-function testConfig(folder) {
-  const source = readFileSync(path.join(root, "wrangler.toml"), "utf8");
-  const withoutBuild = source.replace(/^\[build\]\n(?:(?!\[).*\n)*/m, "");
-  const config = withoutBuild.replace(/^main = "(.*)"$/m, (_, main) => `main = ${JSON.stringify(path.join(root, main))}`);
+function testConfig(folder, { JWT_SIGNING_KEYS: signingKeys, ...vars }) {
+  let config = readFileSync(path.join(root, "wrangler.toml"), "utf8")
+    .replace(/^\[build\]\n(?:(?!\[).*\n)*/m, "")
+    .replace(/^main = "(.*)"$/m, (_, main) => `main = ${JSON.stringify(path.join(root, main))}`);
+  for (const [name, value] of Object.entries(vars)) {
+    const line = `${name} = ${JSON.stringify(value)}`;
+    const existing = new RegExp(`^${name} = .*$`, "m");
+    config = existing.test(config) ? config.replace(existing, () => line) : config.replace(/^\[vars\]$/m, () => `[vars]\n${line}`);
+  }
   const file = path.join(folder, "wrangler.toml");
   writeFileSync(file, config);
+  writeFileSync(path.join(folder, ".dev.vars"), signingKeys === undefined ? "" : `JWT_SIGNING_KEYS='${signingKeys}'\n`);
   return file;
 }
 
@@ -69,19 +82,13 @@ export async function d1(state, command) {
 }
 
 /**
- * Starts a worker with `vars` (written to its own env file, so the developer's .dev.vars is
- * not read) on free ports with a fresh state folder, the schema applied unless `schema` is
- * false. Resolves when it answers HTTP.
+ * Starts the worker with `vars` on free ports with a fresh state folder, the schema applied
+ * unless `schema` is false. `front`: configs of workers served in front of it in the same
+ * `wrangler dev` (the first one answers HTTP; they reach this worker by service binding).
+ * Resolves when it answers HTTP.
  */
-export async function startWorker({ vars = {}, schema = true, extraArgs = [] } = {}) {
+export async function startWorker({ vars = {}, schema = true, front = [] } = {}) {
   const state = mkdtempSync(path.join(tmpdir(), "edge-auth-e2e-"));
-  const envFile = path.join(state, "test.env");
-  writeFileSync(
-    envFile,
-    Object.entries(vars)
-      .map(([k, v]) => `${k}='${v}'\n`)
-      .join(""),
-  );
   if (schema) {
     await promisify(execFile)(
       process.execPath,
@@ -93,8 +100,10 @@ export async function startWorker({ vars = {}, schema = true, extraArgs = [] } =
   const child = spawn(
     process.execPath,
     [
-      wrangler, "dev", "--config", testConfig(state), "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
-      "--persist-to", state, "--env-file", envFile, "--show-interactive-dev-session=false", ...extraArgs,
+      wrangler, "dev",
+      ...[...front.map((config) => path.join(root, config)), testConfig(state, vars)].flatMap((c) => ["--config", c]),
+      "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
+      "--persist-to", state, "--show-interactive-dev-session=false",
     ],
     { cwd: root, env: quiet, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );
