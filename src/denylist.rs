@@ -37,6 +37,16 @@ impl Revocation {
     }
 }
 
+/// Rows of refresh tokens are kept this long after their `exp` before the scheduled cleanup
+/// deletes them, so no clock skew between isolates can let an expired token's row vanish
+/// while some isolate still accepts the token (it would then be adopted as a new login).
+pub const CLEANUP_MARGIN_SECONDS: i64 = 3600;
+
+/// The scheduled cleanup deletes refresh-token rows whose `exp` is before this time.
+pub fn cleanup_cutoff(now: i64) -> i64 {
+    now - CLEANUP_MARGIN_SECONDS
+}
+
 /// `expirationTtl` for a token expiring at `exp`: its remaining life, at least KV's minimum.
 pub fn kv_ttl(exp: i64, now: i64) -> u64 {
     exp.saturating_sub(now).max(KV_MIN_TTL_SECONDS) as u64
@@ -66,6 +76,11 @@ mod tests {
         assert_eq!(kv_ttl(1_000 + 86_400, 1_000), 86_400);
         assert_eq!(kv_ttl(1_030, 1_000), 60);
         assert_eq!(kv_ttl(900, 1_000), 60);
+    }
+
+    #[test]
+    fn cleanup_keeps_rows_an_hour_past_their_expiry() {
+        assert_eq!(cleanup_cutoff(10_000), 6_400);
     }
 
     #[test]

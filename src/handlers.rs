@@ -69,6 +69,28 @@ pub async fn dispatch(
     }
 }
 
+/// The Cron Trigger: deletes expired refresh-token rows and ended throttle windows from D1.
+/// The KV denylist cleans itself: every entry expires with its token.
+pub async fn cleanup(env: &Env) {
+    let result = async {
+        let config = config::load(env)?;
+        let now = now();
+        let db = config::db(env)?;
+        let window = config.settings.throttle_window_seconds;
+        Ok::<_, ApiError>(
+            db.delete_expired(crate::denylist::cleanup_cutoff(now), window, now)
+                .await?,
+        )
+    }
+    .await;
+    match result {
+        Ok((tokens, windows)) => worker::console_log!(
+            "cleanup: deleted {tokens} expired refresh-token rows and {windows} ended throttle windows"
+        ),
+        Err(_) => worker::console_error!("cleanup failed; it will run again at the next trigger"),
+    }
+}
+
 /// Bearer authentication (simplejwt's `JWTAuthentication`): an access token of an active user.
 async fn authenticate(ctx: &Context<'_>, req: &Request) -> Result<User, ApiError> {
     let header = http::authorization(req);
@@ -165,7 +187,10 @@ async fn login(
     db.release_failures(&buckets).await?;
     let refresh = tokens::issue(keys, settings, TokenKind::Refresh, user.id, ctx.now);
     let access = tokens::issue(keys, settings, TokenKind::Access, user.id, ctx.now);
-    db.record_login(user.id, &refresh, settings.update_last_login)
+    // Django's rule: a hash made with another iteration count is replaced on login.
+    let rehash = (user.password.iterations() != Some(iterations))
+        .then(|| passwords::PasswordHash::new(&login.password, iterations));
+    db.record_login(&user, &refresh, settings.update_last_login, rehash.as_ref())
         .await?;
     Ok(Reply::tokens(format!(
         r#"{{"refresh":"{}","access":"{}"}}"#,

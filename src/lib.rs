@@ -35,6 +35,17 @@ async fn fetch(
     Ok(http::serve(req, &env).await)
 }
 
+/// The Cron Trigger (`[triggers] crons` in wrangler.toml): storage cleanup.
+#[cfg(target_arch = "wasm32")]
+#[worker::event(scheduled)]
+async fn scheduled(
+    _event: worker::ScheduledEvent,
+    env: worker::Env,
+    _ctx: worker::ScheduleContext,
+) {
+    handlers::cleanup(&env).await;
+}
+
 #[cfg(target_arch = "wasm32")]
 #[worker::event(start)]
 fn start() {

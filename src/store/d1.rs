@@ -149,22 +149,34 @@ impl Db {
         Ok(rows.into_iter().next().map(User::from))
     }
 
-    /// Records a login's refresh token as the first of a new family, and stamps
-    /// `last_login` in the same transaction when asked to.
+    /// Records a login's refresh token as the first of a new family, and in the same
+    /// transaction stamps `last_login` when asked to and stores `rehash` (the password hashed
+    /// with the current iteration count) unless the stored hash changed meanwhile.
     pub async fn record_login(
         &self,
-        user_id: i64,
+        user: &User,
         refresh: &Issued,
         stamp_last_login: bool,
+        rehash: Option<&PasswordHash>,
     ) -> Result<(), StoreError> {
         let mut statements = vec![self.statement(
             "INSERT INTO refresh_tokens (jti, family, user_id, expires_at) VALUES (?1, ?1, ?2, ?3)",
-            &[text(&refresh.jti), int(user_id), int(refresh.exp)],
+            &[text(&refresh.jti), int(user.id), int(refresh.exp)],
         )?];
         if stamp_last_login {
             statements.push(self.statement(
                 "UPDATE users SET last_login = datetime(?2, 'unixepoch') WHERE id = ?1",
-                &[int(user_id), int(refresh.iat)],
+                &[int(user.id), int(refresh.iat)],
+            )?);
+        }
+        if let Some(hash) = rehash {
+            statements.push(self.statement(
+                "UPDATE users SET password = ?2 WHERE id = ?1 AND password = ?3",
+                &[
+                    int(user.id),
+                    text(hash.as_str()),
+                    text(user.password.as_str()),
+                ],
             )?);
         }
         self.batch("login", statements).await?;
@@ -354,5 +366,35 @@ impl Db {
         ];
         self.batch("login throttling", statements).await?;
         Ok(())
+    }
+
+    /// The scheduled cleanup: deletes refresh-token rows that expired before `cutoff` and
+    /// throttle windows that have ended. Returns how many rows of each were deleted.
+    pub async fn delete_expired(
+        &self,
+        cutoff: i64,
+        window: i64,
+        now: i64,
+    ) -> Result<(usize, usize), StoreError> {
+        let statements = vec![
+            self.statement(
+                "DELETE FROM refresh_tokens WHERE expires_at < ?1",
+                &[int(cutoff)],
+            )?,
+            self.statement(
+                "DELETE FROM login_failures WHERE window_start + ?1 <= ?2",
+                &[int(window), int(now)],
+            )?,
+        ];
+        let results = self.batch("cleanup", statements).await?;
+        let changes = |result: &D1Result| {
+            result
+                .meta()
+                .ok()
+                .flatten()
+                .and_then(|m| m.changes)
+                .unwrap_or(0)
+        };
+        Ok((changes(&results[0]), changes(&results[1])))
     }
 }

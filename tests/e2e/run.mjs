@@ -17,8 +17,8 @@ const [oldKey, newKey] = [testKeyJwk(), testKeyJwk()];
 
 // Each entry: the environment variable the tests read, and the worker's configuration.
 const configurations = {
-  E2E_MAIN: { vars: { JWT_SIGNING_KEYS: signingKeys } },
-  E2E_SEED: { vars: { JWT_SIGNING_KEYS: signingKeys, ROTATE_REFRESH_TOKENS: "false" } },
+  E2E_MAIN: { vars: { JWT_SIGNING_KEYS: signingKeys }, args: ["--test-scheduled"] },
+  E2E_SEED: { vars: { JWT_SIGNING_KEYS: signingKeys, ROTATE_REFRESH_TOKENS: "false", UPDATE_LAST_LOGIN: "true" } },
   E2E_THROTTLE: {
     vars: {
       JWT_SIGNING_KEYS: signingKeys,

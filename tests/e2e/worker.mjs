@@ -85,9 +85,10 @@ export async function d1(state, command) {
  * Starts the worker with `vars` on free ports with a fresh state folder, the schema applied
  * unless `schema` is false. `front`: configs of workers served in front of it in the same
  * `wrangler dev` (the first one answers HTTP; they reach this worker by service binding).
+ * `args`: more `wrangler dev` arguments.
  * Resolves when it answers HTTP.
  */
-export async function startWorker({ vars = {}, schema = true, front = [] } = {}) {
+export async function startWorker({ vars = {}, schema = true, front = [], args = [] } = {}) {
   const state = mkdtempSync(path.join(tmpdir(), "edge-auth-e2e-"));
   if (schema) {
     await promisify(execFile)(
@@ -103,7 +104,7 @@ export async function startWorker({ vars = {}, schema = true, front = [] } = {})
       wrangler, "dev",
       ...[...front.map((config) => path.join(root, config)), testConfig(state, vars)].flatMap((c) => ["--config", c]),
       "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
-      "--persist-to", state, "--show-interactive-dev-session=false",
+      "--persist-to", state, "--show-interactive-dev-session=false", ...args,
     ],
     { cwd: root, env: quiet, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );
