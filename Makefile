@@ -86,6 +86,7 @@ $(E2E_VENV)/installed: tests/e2e/requirements.txt
 	@touch $@
 
 e2e: worker $(E2E_VENV)/installed
+	cargo build --quiet --bin import-django
 	node tests/e2e/run.mjs
 
 clean:

@@ -32,6 +32,8 @@ const configurations = {
   },
   // The example consumer Worker in front, reaching this worker through its service binding.
   E2E_CONSUMER: { vars: { JWT_SIGNING_KEYS: signingKeys }, front: ["examples/consumer/wrangler.toml"] },
+  // An empty database for the Django import.
+  E2E_IMPORT: { vars: { JWT_SIGNING_KEYS: signingKeys } },
   E2E_NOKEY: { vars: {} },
   E2E_BADKEY: { vars: { JWT_SIGNING_KEYS: '[{"kty":"OKP"}]' } },
 };
@@ -59,6 +61,7 @@ const env = {
   E2E_KEY: JSON.stringify(key),
   E2E_ROTATION_KEYS: JSON.stringify([oldKey, newKey]),
   E2E_PYTHON: process.env.E2E_PYTHON ?? path.resolve(here, "../../target/e2e-venv/bin/python"),
+  E2E_IMPORT_BIN: process.env.E2E_IMPORT_BIN ?? path.resolve(here, "../../target/debug/import-django"),
 };
 try {
   const started = await Promise.all(

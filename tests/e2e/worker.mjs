@@ -81,6 +81,12 @@ export async function d1(state, command) {
   }
 }
 
+/** Runs a SQL file against a worker's local D1, as `wrangler d1 execute --file` does. */
+export async function d1File(state, file) {
+  const args = [wrangler, "d1", "execute", "DB", "--local", "--persist-to", state, "--file", file];
+  await promisify(execFile)(process.execPath, args, { cwd: root, env: quiet });
+}
+
 /**
  * Starts the worker with `vars` on free ports with a fresh state folder, the schema applied
  * unless `schema` is false. `front`: configs of workers served in front of it in the same
