@@ -34,6 +34,10 @@ const configurations = {
   E2E_CONSUMER: { vars: { JWT_SIGNING_KEYS: signingKeys }, front: ["examples/consumer/wrangler.toml"] },
   // An empty database for the Django import.
   E2E_IMPORT: { vars: { JWT_SIGNING_KEYS: signingKeys } },
+  // Faults: a database without the schema, no KV binding, no D1 binding.
+  E2E_NOSCHEMA: { vars: { JWT_SIGNING_KEYS: signingKeys }, schema: false },
+  E2E_NOKV: { vars: { JWT_SIGNING_KEYS: signingKeys }, without: ["kv_namespaces"] },
+  E2E_NOD1: { vars: { JWT_SIGNING_KEYS: signingKeys }, without: ["d1_databases"], schema: false },
   E2E_NOKEY: { vars: {} },
   E2E_BADKEY: { vars: { JWT_SIGNING_KEYS: '[{"kty":"OKP"}]' } },
 };

@@ -48,10 +48,14 @@ function freePort() {
  * its [vars] table, and the secret JWT_SIGNING_KEYS in a .dev.vars beside it (so wrangler
  * shows it as hidden; the developer's .dev.vars is never read).
  */
-function testConfig(folder, { JWT_SIGNING_KEYS: signingKeys, ...vars }) {
+function testConfig(folder, { JWT_SIGNING_KEYS: signingKeys, ...vars }, without = []) {
   let config = readFileSync(path.join(root, "wrangler.toml"), "utf8")
     .replace(/^\[build\]\n(?:(?!\[).*\n)*/m, "")
     .replace(/^main = "(.*)"$/m, (_, main) => `main = ${JSON.stringify(path.join(root, main))}`);
+  // Drop bindings (`[[d1_databases]]`, `[[kv_namespaces]]`) to provoke faults.
+  for (const table of without) {
+    config = config.replace(new RegExp(`^\\[\\[${table}\\]\\]\\n(?:(?!\\[).*\\n)*`, "m"), "");
+  }
   for (const [name, value] of Object.entries(vars)) {
     const line = `${name} = ${JSON.stringify(value)}`;
     const existing = new RegExp(`^${name} = .*$`, "m");
@@ -91,10 +95,10 @@ export async function d1File(state, file) {
  * Starts the worker with `vars` on free ports with a fresh state folder, the schema applied
  * unless `schema` is false. `front`: configs of workers served in front of it in the same
  * `wrangler dev` (the first one answers HTTP; they reach this worker by service binding).
- * `args`: more `wrangler dev` arguments.
+ * `args`: more `wrangler dev` arguments. `without`: binding tables to leave out.
  * Resolves when it answers HTTP.
  */
-export async function startWorker({ vars = {}, schema = true, front = [], args = [] } = {}) {
+export async function startWorker({ vars = {}, schema = true, front = [], args = [], without = [] } = {}) {
   const state = mkdtempSync(path.join(tmpdir(), "edge-auth-e2e-"));
   if (schema) {
     await promisify(execFile)(
@@ -108,7 +112,7 @@ export async function startWorker({ vars = {}, schema = true, front = [], args =
     process.execPath,
     [
       wrangler, "dev",
-      ...[...front.map((config) => path.join(root, config)), testConfig(state, vars)].flatMap((c) => ["--config", c]),
+      ...[...front.map((config) => path.join(root, config)), testConfig(state, vars, without)].flatMap((c) => ["--config", c]),
       "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
       "--persist-to", state, "--show-interactive-dev-session=false", ...args,
     ],
