@@ -27,7 +27,7 @@ export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
 DEV_MARKER := .wrangler/dev-server-$(PORT).running
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs data/common-passwords.txt.gz
 
-.PHONY: dev test tools worker keygen lint unit e2e clean
+.PHONY: dev test tools worker keygen lint unit fuzz fuzz-short e2e soak clean
 
 ## dev: build, apply schema.sql to the local D1 in $(STATE), make a dev key, serve on $(PORT)
 dev: $(DEV_MARKER)
@@ -42,8 +42,8 @@ $(DEV_MARKER): tools worker .dev.vars FORCE
 
 FORCE:
 
-## test: formatting, lints, native unit tests, end-to-end tests against wrangler dev
-test: tools lint unit worker e2e
+## test: formatting, lints, native unit tests, short fuzz runs, end-to-end tests against wrangler dev
+test: tools lint unit fuzz-short worker e2e
 
 ## tools: the wasm target, worker-build, the matching wasm-bindgen CLI, the npm packages
 tools:
@@ -72,11 +72,19 @@ keygen:
 
 lint:
 	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --features fuzz -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
 
 unit:
 	cargo test
+
+## fuzz: the fuzz targets of tests/fuzz.rs, FUZZ_SECONDS (default 300) each
+FUZZ_SECONDS ?= 300
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) cargo test --features fuzz --test fuzz -- --nocapture
+
+fuzz-short:
+	FUZZ_SECONDS=30 cargo test --features fuzz --test fuzz -- --nocapture
 
 # PyJWT and cryptography for the interoperability tests, pinned, in a throwaway virtualenv.
 E2E_VENV := target/e2e-venv

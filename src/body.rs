@@ -622,6 +622,25 @@ mod tests {
         check_text(Some(FieldValue::Number("12".into())), Ok("12"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_in_any_content_type_parse_or_fail_cleanly(
+            content_type in proptest::option::of(".{0,40}"),
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let _ = parse(content_type.as_deref(), &bytes);
+            let _ = parse(Some("application/json"), &bytes);
+            let _ = parse(Some("multipart/form-data; boundary=b"), &bytes);
+        }
+
+        #[test]
+        fn json_string_members_round_trip(name in "[a-z]{1,8}", value in "\\PC{0,40}") {
+            let body = serde_json::json!({ name.clone(): value.clone() }).to_string();
+            let fields = parse(JSON, body.as_bytes()).unwrap();
+            proptest::prop_assert_eq!(fields.get(&name), Some(&FieldValue::Text(value)));
+        }
+    }
+
     #[test]
     fn compact_json_removes_only_white_space_outside_strings() {
         assert_eq!(

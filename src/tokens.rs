@@ -524,6 +524,37 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_issued_token_round_trips_until_it_expires(
+            user_id in proptest::prelude::any::<i64>(),
+            now in 0i64..4_000_000_000,
+            age in 0i64..300,
+            refresh in proptest::prelude::any::<bool>(),
+        ) {
+            let kind = if refresh { TokenKind::Refresh } else { TokenKind::Access };
+            let issued = issue(&keyring(), &Settings::default(), kind, user_id, now);
+            let verified = verify(&keyring(), &Settings::default(), &issued.encoded, Some(kind), now + age).unwrap();
+            proptest::prop_assert_eq!(verified.user_id, Some(user_id));
+            proptest::prop_assert_eq!(verified.jti, issued.jti);
+            let lifetime = if refresh { 86_400 } else { 300 };
+            proptest::prop_assert_eq!(
+                verify(&keyring(), &Settings::default(), &issued.encoded, Some(kind), now + lifetime),
+                Err(TokenError::Invalid)
+            );
+        }
+
+        #[test]
+        fn a_token_with_any_segment_replaced_is_refused(segment in 0usize..3, replacement in "[A-Za-z0-9_-]{0,120}") {
+            let issued = issue(&keyring(), &Settings::default(), TokenKind::Access, 7, NOW);
+            let mut parts: Vec<&str> = issued.encoded.split('.').collect();
+            proptest::prop_assume!(parts[segment] != replacement);
+            parts[segment] = &replacement;
+            let token = parts.join(".");
+            proptest::prop_assert_eq!(verify(&keyring(), &Settings::default(), &token, None, NOW), Err(TokenError::Invalid));
+        }
+    }
+
     #[test]
     fn verify_without_an_expected_kind_reports_the_kind() {
         let refresh = issue(&keyring(), &Settings::default(), TokenKind::Refresh, 7, NOW);
