@@ -97,5 +97,9 @@ e2e: worker $(E2E_VENV)/installed
 	cargo build --quiet --bin import-django
 	node tests/e2e/run.mjs
 
+## soak: SOAK_SECONDS (default 60) of mixed traffic against wrangler dev, then D1 checks
+soak: tools worker
+	node scripts/soak.mjs
+
 clean:
 	rm -rf build target node_modules .wrangler
