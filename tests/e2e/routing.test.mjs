@@ -190,3 +190,21 @@ test("the JWKS route does not answer OPTIONS or POST", async () => {
   expectReply(await call(MAIN, "OPTIONS", "/.well-known/jwks.json"), 405, { detail: 'Method "OPTIONS" not allowed.' });
   expectReply(await call(MAIN, "POST", "/.well-known/jwks.json"), 405, { detail: 'Method "POST" not allowed.' });
 });
+
+test("every kind of answer carries the security headers and Vary", async () => {
+  const { access } = await loggedIn();
+  const replies = [
+    await call(MAIN, "GET", "/dashboard/", { headers: bearer(access) }),
+    await post(MAIN, "/token/", {}),
+    await post(MAIN, "/token/", { email: "nobody@example.com", password: "x" }),
+    await call(MAIN, "PUT", "/token/"),
+    await call(MAIN, "POST", "/token/", { body: "x", type: "text/plain" }),
+    await call(MAIN, "POST", "/token/", { body: "p".repeat(1_048_577), type: "application/json" }),
+    await call(MAIN, "GET", "/.well-known/jwks.json"),
+  ];
+  assert.deepEqual(replies.map((r) => r.status), [200, 400, 401, 405, 415, 413, 200]);
+  for (const reply of replies) {
+    assertSecurityHeaders(reply.headers);
+    assert.equal(reply.headers.get("vary"), "Accept, origin");
+  }
+});
