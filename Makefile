@@ -57,8 +57,14 @@ tools:
 ## worker: the wasm module and its JavaScript shim, rebuilt only when a source changed
 worker: build/worker/shim.mjs
 
+# worker-build keeps the wasm `name` section (it passes --debuginfo to wasm-opt): about 128 KB
+# of function names that only stack traces of panics would use. Strip it; the feature list is
+# the one worker-build enables, so the encoding stays what workerd accepts.
+WASM_FEATURES := $(addprefix --enable-,mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling)
+
 build/worker/shim.mjs: $(SOURCES)
 	worker-build --release
+	$(WASM_OPT_BIN) build/index_bg.wasm --strip-debug $(WASM_FEATURES) -o build/index_bg.wasm
 	@touch $@
 
 .dev.vars:
