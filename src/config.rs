@@ -58,8 +58,18 @@ impl Config {
     }
 }
 
+/// The D1 primary: writes and every read that must be exact.
 pub fn db(env: &Env) -> Result<Db, ApiError> {
-    env.d1(D1_BINDING).map(Db).map_err(|_| {
+    d1(env).map(Db::primary)
+}
+
+/// D1 for reads that may lag by the replication delay (the nearest read replica).
+pub fn db_replica(env: &Env) -> Result<Db, ApiError> {
+    d1(env).map(Db::nearest_replica)
+}
+
+fn d1(env: &Env) -> Result<worker::D1Database, ApiError> {
+    env.d1(D1_BINDING).map_err(|_| {
         worker::console_error!(
             "storage failure: no D1 binding named {D1_BINDING}; add [[d1_databases]] binding = \"{D1_BINDING}\" to wrangler.toml"
         );

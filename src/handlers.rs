@@ -105,7 +105,8 @@ async fn authenticate(ctx: &Context<'_>, req: &Request) -> Result<User, ApiError
     )
     .map_err(ApiError::BearerToken)?;
     let user_id = claims.user_id.ok_or(ApiError::NoUserIdentification)?;
-    let user = config::db(ctx.env)?
+    // A replica read: a deactivation reaches far locations after the replication delay.
+    let user = config::db_replica(ctx.env)?
         .user_by_id(user_id)
         .await?
         .ok_or(ApiError::UserNotFound)?;

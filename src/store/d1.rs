@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, D1Result};
+use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, D1Result};
 
 use super::{failure, StoreError};
 use crate::passwords::PasswordHash;
@@ -14,7 +14,30 @@ use crate::throttle::Counted;
 use crate::tokens::Issued;
 use crate::users::{NewUser, User};
 
-pub struct Db(pub D1Database);
+/// A D1 handle: the primary (strongly consistent; every write and every decision that must
+/// be exact) or a Sessions API session that may read from the nearest replica.
+pub struct Db(Handle);
+
+enum Handle {
+    Primary(D1Database),
+    Replica(D1DatabaseSession),
+}
+
+impl Handle {
+    fn prepare(&self, sql: &str) -> D1PreparedStatement {
+        match self {
+            Self::Primary(db) => db.prepare(sql),
+            Self::Replica(session) => session.prepare(sql),
+        }
+    }
+
+    async fn batch(&self, statements: Vec<D1PreparedStatement>) -> worker::Result<Vec<D1Result>> {
+        match self {
+            Self::Primary(db) => db.batch(statements).await,
+            Self::Replica(session) => session.batch(statements).await,
+        }
+    }
+}
 
 fn text(value: &str) -> JsValue {
     JsValue::from_str(value)
@@ -63,6 +86,20 @@ impl From<UserRow> for User {
 }
 
 impl Db {
+    pub fn primary(db: D1Database) -> Self {
+        Self(Handle::Primary(db))
+    }
+
+    /// A handle for reads that may lag the primary by the replication delay (D1 Sessions API,
+    /// `first-unconstrained`: the first query goes to the nearest replica). Falls back to the
+    /// primary where sessions are not available.
+    pub fn nearest_replica(db: D1Database) -> Self {
+        match db.with_session(Some("first-unconstrained")) {
+            Ok(session) => Self(Handle::Replica(session)),
+            Err(_) => Self::primary(db),
+        }
+    }
+
     fn statement(&self, sql: &str, params: &[JsValue]) -> Result<D1PreparedStatement, StoreError> {
         self.0
             .prepare(sql)
