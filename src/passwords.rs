@@ -88,15 +88,66 @@ pub fn burn(password: &Secret, iterations: u32) {
     core::hint::black_box(digest);
 }
 
+/// PBKDF2-HMAC-SHA256 with a 32-byte result (RFC 8018 §5.2, one block), the hot loop of every
+/// login and registration. The first iteration (salt of any length) goes through the `hmac`
+/// crate; every further one hashes exactly one 64-byte block into each of the two HMAC states
+/// precomputed from the key, with `sha2`'s compression function and no buffering or padding
+/// logic in the loop. The result equals the `pbkdf2` crate's (tested).
 fn pbkdf2_sha256(password: &Secret, salt: &str, iterations: u32) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<Sha256>(
-        password.expose().as_bytes(),
-        salt.as_bytes(),
-        iterations,
-        &mut out,
-    );
-    out
+    use hmac::{Mac, SimpleHmac};
+    use sha2::digest::generic_array::GenericArray;
+    use sha2::Digest;
+
+    const IV: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+    ];
+    let password = password.expose().as_bytes();
+    // RFC 2104: a key longer than the block is hashed first; the key block is zero-padded.
+    let mut key = [0u8; 64];
+    if password.len() > 64 {
+        key[..32].copy_from_slice(&Sha256::digest(password));
+    } else {
+        key[..password.len()].copy_from_slice(password);
+    }
+    let keyed_state = |pad: u8| {
+        let block: [u8; 64] = core::array::from_fn(|i| key[i] ^ pad);
+        let mut state = IV;
+        sha2::compress256(&mut state, &[GenericArray::from(block)]);
+        state
+    };
+    let (inner, outer) = (keyed_state(0x36), keyed_state(0x5c));
+
+    // U1 = HMAC(P, S || INT(1)).
+    let mut mac = <SimpleHmac<Sha256> as Mac>::new_from_slice(password).expect("HMAC takes keys of any length");
+    mac.update(salt.as_bytes());
+    mac.update(&1u32.to_be_bytes());
+    let mut u: [u8; 32] = mac.finalize().into_bytes().into();
+    let mut result = u;
+
+    // Ui = HMAC(P, Ui-1): a 32-byte message after the 64-byte key block, so both hashes end
+    // with one block of the message, 0x80, zeros and the bit length 768 (= 0x0300).
+    let mut block = [0u8; 64];
+    block[32] = 0x80;
+    block[62] = 0x03;
+    let write = |block: &mut [u8; 64], state: &[u32; 8]| {
+        for (chunk, word) in block[..32].chunks_exact_mut(4).zip(state) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+    };
+    for _ in 1..iterations {
+        block[..32].copy_from_slice(&u);
+        let mut state = inner;
+        sha2::compress256(&mut state, &[GenericArray::from(block)]);
+        write(&mut block, &state);
+        let mut state = outer;
+        sha2::compress256(&mut state, &[GenericArray::from(block)]);
+        write(&mut block, &state);
+        u.copy_from_slice(&block[..32]);
+        for (r, x) in result.iter_mut().zip(&u) {
+            *r ^= x;
+        }
+    }
+    result
 }
 
 /// Uniform over the alphabet: bytes ≥ 248 are rejected (248 = 4 × 62).
@@ -163,6 +214,19 @@ mod tests {
             digest[..8],
             [0x55, 0xac, 0x04, 0x6e, 0x56, 0xe3, 0x08, 0x9f]
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_loop_equals_the_pbkdf2_crate(
+            password in "\\PC{0,100}",
+            salt in "[a-zA-Z0-9]{0,40}",
+            iterations in 1u32..50,
+        ) {
+            let mut expected = [0u8; 32];
+            pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), salt.as_bytes(), iterations, &mut expected);
+            proptest::prop_assert_eq!(pbkdf2_sha256(&secret(&password), &salt, iterations), expected);
+        }
     }
 
     #[test]
