@@ -27,7 +27,7 @@ export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
 DEV_MARKER := .wrangler/dev-server-$(PORT).running
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs data/common-passwords.txt.gz
 
-.PHONY: dev test tools worker keygen lint unit fuzz fuzz-short e2e soak clean
+.PHONY: dev test tools worker keygen lint unit fuzz fuzz-short e2e soak deploy-check clean
 
 ## dev: build, apply schema.sql to the local D1 in $(STATE), make a dev key, serve on $(PORT)
 dev: $(DEV_MARKER)
@@ -102,6 +102,10 @@ $(E2E_VENV)/installed: tests/e2e/requirements.txt
 e2e: worker $(E2E_VENV)/installed
 	cargo build --quiet --bin import-django
 	node tests/e2e/run.mjs
+
+## deploy-check: the bundle as Cloudflare would receive it (no account needed), and its size
+deploy-check: tools worker
+	@out=$$(mktemp -d) && $(WRANGLER) deploy --dry-run --outdir "$$out" 2>&1 | grep -E 'Total Upload|bindings|DB|DENYLIST|--dry-run' ; rm -rf "$$out"
 
 ## soak: SOAK_SECONDS (default 60) of mixed traffic against wrangler dev, then D1 checks
 soak: tools worker
