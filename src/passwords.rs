@@ -99,7 +99,8 @@ fn pbkdf2_sha256(password: &Secret, salt: &str, iterations: u32) -> [u8; 32] {
     use sha2::Digest;
 
     const IV: [u32; 8] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
     ];
     let password = password.expose().as_bytes();
     // RFC 2104: a key longer than the block is hashed first; the key block is zero-padded.
@@ -118,7 +119,8 @@ fn pbkdf2_sha256(password: &Secret, salt: &str, iterations: u32) -> [u8; 32] {
     let (inner, outer) = (keyed_state(0x36), keyed_state(0x5c));
 
     // U1 = HMAC(P, S || INT(1)).
-    let mut mac = <SimpleHmac<Sha256> as Mac>::new_from_slice(password).expect("HMAC takes keys of any length");
+    let mut mac = <SimpleHmac<Sha256> as Mac>::new_from_slice(password)
+        .expect("HMAC takes keys of any length");
     mac.update(salt.as_bytes());
     mac.update(&1u32.to_be_bytes());
     let mut u: [u8; 32] = mac.finalize().into_bytes().into();
