@@ -48,6 +48,13 @@ fn int(value: i64) -> JsValue {
     JsValue::from_f64(value as f64)
 }
 
+/// A statement that must return a row returned none: the schema or the data is not what this
+/// code expects. Logged like any storage failure.
+fn missing_row(operation: &str) -> StoreError {
+    worker::console_error!("storage failure during {operation}: the statement returned no row");
+    StoreError::Unavailable
+}
+
 /// A refresh token's row as the refresh and logout decisions need it.
 #[derive(Debug, Deserialize)]
 pub struct TokenState {
@@ -280,7 +287,7 @@ impl Db {
         ];
         let results = self.batch("token state", statements).await?;
         let mut rows: Vec<TokenState> = Self::rows("token state", &results[1])?;
-        rows.pop().ok_or(StoreError::Unavailable)
+        rows.pop().ok_or_else(|| missing_row("token state"))
     }
 
     /// Revokes every live token of a family (reuse after the grace window).
@@ -378,7 +385,7 @@ impl Db {
         for (slot, result) in counted.iter_mut().zip(&results) {
             let row: Row = Self::rows("login throttling", result)?
                 .pop()
-                .ok_or(StoreError::Unavailable)?;
+                .ok_or_else(|| missing_row("login throttling"))?;
             *slot = Counted {
                 failures: row.failures,
                 window_start: row.window_start,
