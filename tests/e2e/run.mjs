@@ -24,7 +24,7 @@ const configurations = {
       JWT_SIGNING_KEYS: signingKeys,
       LOGIN_THROTTLE_ACCOUNT_FAILURES: "2",
       LOGIN_THROTTLE_CLIENT_FAILURES: "4",
-      LOGIN_THROTTLE_WINDOW_SECONDS: "4",
+      LOGIN_THROTTLE_WINDOW_SECONDS: "8",
     },
   },
   E2E_ROTATION: {

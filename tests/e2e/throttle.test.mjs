@@ -1,5 +1,6 @@
 // API.md §6: failed-login throttling. The throttle worker allows 2 failures per account
-// bucket and 4 per client bucket in a 4-second window.
+// bucket and 4 per client bucket in an 8-second window (long enough that a slow, loaded
+// machine still makes each test's failures inside one window).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { THROTTLE, MAIN, post, expectReply, newUser } from "./lib.mjs";
@@ -14,7 +15,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 function expectThrottled(reply) {
   assert.equal(reply.status, 429, reply.text);
   const wait = Number(reply.headers.get("retry-after"));
-  assert.ok(wait >= 1 && wait <= 4, `Retry-After ${wait}`);
+  assert.ok(wait >= 1 && wait <= 8, `Retry-After ${wait}`);
   const unit = wait === 1 ? "second" : "seconds";
   assert.equal(reply.text, JSON.stringify({ detail: `Request was throttled. Expected available in ${wait} ${unit}.` }));
 }
@@ -25,7 +26,7 @@ test("a full account bucket answers 429, even to the right password, until the w
   expectReply(await login(user.email, "wrong-1", client), 401, NO_ACCOUNT);
   expectReply(await login(user.email.toUpperCase(), "wrong-2", client), 401, NO_ACCOUNT);
   expectThrottled(await login(user.email, user.password, client));
-  await sleep(4_200);
+  await sleep(8_200);
   assert.equal((await login(user.email, user.password, client)).status, 200);
 });
 

@@ -116,7 +116,15 @@ export async function startWorker({ vars = {}, schema = true, front = [], args =
       "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
       "--persist-to", state, "--show-interactive-dev-session=false", ...args,
     ],
-    { cwd: root, env: quiet, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+    // Its own dev registry: wrangler dev reloads a worker whenever the shared registry changes
+    // (another worker starting or stopping), dropping requests in flight with a 503; and no
+    // config watching, which would reload it too.
+    {
+      cwd: root,
+      env: { ...quiet, WRANGLER_REGISTRY_PATH: path.join(state, "registry"), WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true" },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
   );
   let log = "";
   child.stdout.on("data", (chunk) => (log += chunk));
