@@ -1,8 +1,8 @@
 //! Password hashes in Django's format, so users move between Django and the worker with their
 //! passwords: `pbkdf2_sha256$<iterations>$<salt>$<base64 of 32-byte PBKDF2-HMAC-SHA256>`.
 //!
-//! Pure Rust PBKDF2 (the `pbkdf2` crate), never WebCrypto: Cloudflare caps WebCrypto PBKDF2 at
-//! 100 000 iterations in production but not locally. Verification accepts any iteration
+//! Pure Rust PBKDF2 over the `sha2` and `hmac` crates, never WebCrypto: Cloudflare caps
+//! WebCrypto PBKDF2 at 100 000 iterations in production but not locally. Verification accepts any iteration
 //! count (hashes imported from Django keep working) and compares in constant time.
 
 use core::fmt;
