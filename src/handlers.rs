@@ -156,22 +156,21 @@ async fn login(
     let settings = &ctx.config.settings;
     let keys = ctx.config.keys()?;
     let db = config::db(ctx.env)?;
-    // Count this attempt as a failure before any hashing; give it back unless it fails.
+    // Count this attempt as a failure before any hashing (and look the user up in the same
+    // round trip); the reservation is given back unless the attempt fails.
     let buckets = throttle::buckets(client_ip, &login.email);
-    let [account, client] = db
-        .reserve_failures(&buckets, settings.throttle_window_seconds, ctx.now)
+    let ([account, client], user) = db
+        .begin_login(
+            &buckets,
+            settings.throttle_window_seconds,
+            ctx.now,
+            &login.email,
+        )
         .await?;
     if let Some(wait) = throttle::refusal(settings, account, client, ctx.now) {
         db.release_failures(&buckets).await?;
         return Err(ApiError::Throttled(wait));
     }
-    let user = match db.user_by_email(&login.email).await {
-        Ok(user) => user,
-        Err(error) => {
-            let _ = db.release_failures(&buckets).await;
-            return Err(error.into());
-        }
-    };
     let iterations = settings.pbkdf2_iterations;
     // Exactly one hashing in every case, so the answer's timing reveals nothing.
     let user = match user {
@@ -185,14 +184,25 @@ async fn login(
         }
     };
     let user = user.ok_or(ApiError::BadCredentials)?;
-    db.release_failures(&buckets).await?;
     let refresh = tokens::issue(keys, settings, TokenKind::Refresh, user.id, ctx.now);
     let access = tokens::issue(keys, settings, TokenKind::Access, user.id, ctx.now);
     // Django's rule: a hash made with another iteration count is replaced on login.
     let rehash = (user.password.iterations() != Some(iterations))
         .then(|| passwords::PasswordHash::new(&login.password, iterations));
-    db.record_login(&user, &refresh, settings.update_last_login, rehash.as_ref())
-        .await?;
+    let recorded = db
+        .record_login(
+            &user,
+            &refresh,
+            &buckets,
+            settings.update_last_login,
+            rehash.as_ref(),
+        )
+        .await;
+    if let Err(error) = recorded {
+        // Not a failed login: give the reservation back if storage lets us.
+        let _ = db.release_failures(&buckets).await;
+        return Err(error.into());
+    }
     Ok(Reply::tokens(format!(
         r#"{{"refresh":"{}","access":"{}"}}"#,
         refresh.encoded, access.encoded

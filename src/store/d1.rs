@@ -175,15 +175,6 @@ impl Db {
         Ok(())
     }
 
-    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        let statement = self.statement(
-            "SELECT id, username, password, is_active FROM users WHERE email = ?1 COLLATE NOCASE",
-            &[text(email)],
-        )?;
-        let rows: Vec<UserRow> = self.query("login lookup", statement).await?;
-        Ok(rows.into_iter().next().map(User::from))
-    }
-
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
         let statement = self.statement(
             "SELECT id, username, password, is_active FROM users WHERE id = ?1",
@@ -193,13 +184,15 @@ impl Db {
         Ok(rows.into_iter().next().map(User::from))
     }
 
-    /// Records a login's refresh token as the first of a new family, and in the same
-    /// transaction stamps `last_login` when asked to and stores `rehash` (the password hashed
-    /// with the current iteration count) unless the stored hash changed meanwhile.
+    /// The second round trip of a successful login, one transaction: records the refresh
+    /// token as the first of a new family, gives back the throttle reservation, stamps
+    /// `last_login` when asked to, and stores `rehash` (the password hashed with the current
+    /// iteration count) unless the stored hash changed meanwhile.
     pub async fn record_login(
         &self,
         user: &User,
         refresh: &Issued,
+        buckets: &[String; 2],
         stamp_last_login: bool,
         rehash: Option<&PasswordHash>,
     ) -> Result<(), StoreError> {
@@ -207,6 +200,7 @@ impl Db {
             "INSERT INTO refresh_tokens (jti, family, user_id, expires_at) VALUES (?1, ?1, ?2, ?3)",
             &[text(&refresh.jti), int(user.id), int(refresh.exp)],
         )?];
+        statements.extend(self.release_statements(buckets)?);
         if stamp_last_login {
             statements.push(self.statement(
                 "UPDATE users SET last_login = datetime(?2, 'unixepoch') WHERE id = ?1",
@@ -349,14 +343,16 @@ impl Db {
         self.query("logout everywhere", statement).await
     }
 
-    /// Counts one failed login in each bucket, atomically (one batch), starting a new window
-    /// where the old one has ended; returns each bucket's count and window start.
-    pub async fn reserve_failures(
+    /// The first round trip of a login, one batch: counts one failed login in each bucket
+    /// atomically (starting a new window where the old one has ended) and looks the user up.
+    /// Returns each bucket's count and window start, and the user.
+    pub async fn begin_login(
         &self,
         buckets: &[String; 2],
         window: i64,
         now: i64,
-    ) -> Result<[Counted; 2], StoreError> {
+        email: &str,
+    ) -> Result<([Counted; 2], Option<User>), StoreError> {
         let upsert = |bucket: &str| {
             self.statement(
                 "INSERT INTO login_failures (bucket, window_start, failures) VALUES (?1, ?2, 1) \
@@ -367,10 +363,14 @@ impl Db {
                 &[text(bucket), int(now), int(window)],
             )
         };
+        let lookup = self.statement(
+            "SELECT id, username, password, is_active FROM users WHERE email = ?1 COLLATE NOCASE",
+            &[text(email)],
+        )?;
         let results = self
             .batch(
-                "login throttling",
-                vec![upsert(&buckets[0])?, upsert(&buckets[1])?],
+                "login",
+                vec![upsert(&buckets[0])?, upsert(&buckets[1])?, lookup],
             )
             .await?;
         #[derive(Deserialize)]
@@ -382,7 +382,7 @@ impl Db {
             failures: 0,
             window_start: now,
         }; 2];
-        for (slot, result) in counted.iter_mut().zip(&results) {
+        for (slot, result) in counted.iter_mut().zip(&results[..2]) {
             let row: Row = Self::rows("login throttling", result)?
                 .pop()
                 .ok_or_else(|| missing_row("login throttling"))?;
@@ -391,14 +391,21 @@ impl Db {
                 window_start: row.window_start,
             };
         }
-        Ok(counted)
+        let user = Self::rows::<UserRow>("login lookup", &results[2])?
+            .into_iter()
+            .next()
+            .map(User::from);
+        Ok((counted, user))
     }
 
-    /// Gives back the failures [`Db::reserve_failures`] counted (the attempt was refused or
-    /// succeeded), forgetting buckets that drop to zero.
-    pub async fn release_failures(&self, buckets: &[String; 2]) -> Result<(), StoreError> {
+    /// Statements giving back the failures [`Db::begin_login`] counted (the attempt was
+    /// refused or succeeded), forgetting buckets that drop to zero.
+    fn release_statements(
+        &self,
+        buckets: &[String; 2],
+    ) -> Result<Vec<D1PreparedStatement>, StoreError> {
         let params = [text(&buckets[0]), text(&buckets[1])];
-        let statements = vec![
+        Ok(vec![
             self.statement(
                 "UPDATE login_failures SET failures = failures - 1 WHERE bucket IN (?1, ?2)",
                 &params,
@@ -407,7 +414,12 @@ impl Db {
                 "DELETE FROM login_failures WHERE bucket IN (?1, ?2) AND failures <= 0",
                 &params,
             )?,
-        ];
+        ])
+    }
+
+    /// Gives back the failures [`Db::begin_login`] counted.
+    pub async fn release_failures(&self, buckets: &[String; 2]) -> Result<(), StoreError> {
+        let statements = self.release_statements(buckets)?;
         self.batch("login throttling", statements).await?;
         Ok(())
     }

@@ -93,7 +93,11 @@ const files = requested.length
       .filter((f) => f.endsWith(".test.mjs"))
       .sort()
       .map((f) => path.join(here, f));
-const runner = spawn(process.execPath, ["--test", "--test-concurrency=4", ...files], { stdio: "inherit", env });
+// One file at a time: some tests change a worker's local D1 from another process
+// (`wrangler d1 execute`, as an operator would), and local D1 (a SQLite file behind a Durable
+// Object) fails requests that run while another process writes it. Concurrency inside a test
+// (parallel refreshes, registrations, logins) is unaffected.
+const runner = spawn(process.execPath, ["--test", "--test-concurrency=1", ...files], { stdio: "inherit", env });
 runner.on("exit", (code) => {
   stopAll();
   process.exit(code ?? 1);

@@ -29,6 +29,11 @@ export function thumbprint({ x }) {
   return createHash("sha256").update(JSON.stringify({ crv: "Ed25519", kty: "OKP", x })).digest("base64url");
 }
 
+// Ports handed out by this process: a port is free again as soon as freePort closes its probe,
+// so two workers starting at once could otherwise be given the same one (one's inspector on
+// the other's HTTP port).
+const handedOut = new Set();
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -36,7 +41,14 @@ function freePort() {
     server.on("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const { port } = server.address();
-      server.close(() => resolve(port));
+      server.close(() => {
+        if (handedOut.has(port)) {
+          freePort().then(resolve, reject);
+        } else {
+          handedOut.add(port);
+          resolve(port);
+        }
+      });
     });
   });
 }
