@@ -51,7 +51,7 @@ pub async fn dispatch(
         return Ok(Reply::json(200, route.metadata()));
     }
     match (route, user) {
-        (Route::Jwks, _) => Ok(jwks(&ctx)?),
+        (Route::Jwks, _) => jwks(&ctx),
         (Route::Dashboard, Some(user)) if method == "GET" => Ok(dashboard_get(&user)),
         (Route::Dashboard, Some(user)) => Ok(dashboard_post(&user, &http::read_fields(req).await?)),
         (Route::TokenBlacklistAll, Some(user)) => logout_everywhere(&ctx, &user).await,

@@ -1,8 +1,8 @@
 // API.md §1, §2.1, §2.4, §2.5, §4.8: routes, methods, OPTIONS, CORS and common headers.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { MAIN, KEY, call, post, expectReply, loggedIn, bearer } from "./lib.mjs";
+import { thumbprint } from "./worker.mjs";
 
 const NOT_FOUND = { detail: "Not found." };
 const REQUIRED = "This field is required.";
@@ -177,9 +177,7 @@ test("any request with Origin, errors included, gets Access-Control-Allow-Origin
 
 test("the JWKS publishes the signing key as a public OKP JWK with its thumbprint", async () => {
   const reply = await call(MAIN, "GET", "/.well-known/jwks.json");
-  const kid = createHash("sha256")
-    .update(JSON.stringify({ crv: "Ed25519", kty: "OKP", x: KEY.x }))
-    .digest("base64url");
+  const kid = thumbprint(KEY);
   expectReply(reply, 200, { keys: [{ kty: "OKP", crv: "Ed25519", x: KEY.x, kid, alg: "EdDSA", use: "sig" }] });
   assert.equal(reply.headers.get("cache-control"), "public, max-age=300");
   assert.equal(reply.headers.get("allow"), "GET");
