@@ -1,4 +1,6 @@
-//! Turns Django's list of 20 000 common passwords (`data/common-passwords.txt.gz`, shipped
+//! Prepares the data compiled into the worker.
+//!
+//! **Common passwords.** Turns Django's list of 20 000 common passwords (`data/common-passwords.txt.gz`, shipped
 //! verbatim from Django 4.2) into a compact, binary-searchable blob for `password_policy`.
 //!
 //! Format: the sorted, de-duplicated words, front-coded in blocks of `BLOCK` words. Every
@@ -6,12 +8,78 @@
 //! a block shares nothing, so a block can be decoded on its own. A second file holds the
 //! byte offset of every block as little-endian `u32`.
 
+//!
+//! **OpenAPI document.** `src/openapi.json` is kept readable; the worker serves it with
+//! compact separators (API.md §2.1), member order unchanged. It must parse as JSON.
+//!
+//! **Demo page.** The Content-Security-Policy of `src/demo.html` allows exactly its one inline
+//! `<style>` and one inline `<script>`, by their SHA-256 hashes (CSP3 `hash-source`).
+
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use base64ct::{Base64, Encoding};
+use sha2::{Digest, Sha256};
 
 const BLOCK: usize = 16;
 
 fn main() {
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    common_passwords(&out);
+    openapi(&out);
+    demo_csp(&out);
+}
+
+fn openapi(out: &Path) {
+    let source = "src/openapi.json";
+    println!("cargo:rerun-if-changed={source}");
+    let text = std::fs::read_to_string(source).expect("read the OpenAPI document");
+    serde_json::from_str::<serde_json::Value>(&text).expect("the OpenAPI document is JSON");
+    // Whitespace outside strings goes; strings are copied byte for byte.
+    let mut compact = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            compact.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if !c.is_ascii_whitespace() {
+            in_string = c == '"';
+            compact.push(c);
+        }
+    }
+    std::fs::write(out.join("openapi.min.json"), compact).unwrap();
+}
+
+/// The contents of the one `<tag>…</tag>` element of `html`.
+fn only_element<'a>(html: &'a str, tag: &str) -> &'a str {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    assert_eq!(html.matches(&open).count(), 1, "demo.html has one <{tag}>");
+    let start = html.find(&open).unwrap() + open.len();
+    let end = start + html[start..].find(&close).expect("closed");
+    &html[start..end]
+}
+
+fn demo_csp(out: &Path) {
+    let source = "src/demo.html";
+    println!("cargo:rerun-if-changed={source}");
+    let html = std::fs::read_to_string(source).expect("read the demo page");
+    let hash = |text: &str| Base64::encode_string(&Sha256::digest(text.as_bytes()));
+    let csp = format!(
+        "default-src 'none'; script-src 'sha256-{}'; style-src 'sha256-{}'; connect-src 'self'; \
+         img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        hash(only_element(&html, "script")),
+        hash(only_element(&html, "style")),
+    );
+    std::fs::write(out.join("demo.csp"), csp).unwrap();
+}
+
+fn common_passwords(out: &Path) {
     let source = "data/common-passwords.txt.gz";
     println!("cargo:rerun-if-changed={source}");
     let mut text = String::new();
@@ -47,7 +115,6 @@ fn main() {
         blob.extend_from_slice(&word[shared..]);
         previous = word;
     }
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     std::fs::write(out.join("common_passwords.bin"), blob).unwrap();
     std::fs::write(out.join("common_passwords.idx"), index).unwrap();
 }

@@ -4,6 +4,7 @@ pub mod api;
 pub mod body;
 pub mod denylist;
 pub mod django_import;
+pub mod documents;
 pub mod email;
 pub mod keys;
 pub mod password_policy;

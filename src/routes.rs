@@ -11,10 +11,14 @@ pub enum Route {
     TokenBlacklistAll,
     Dashboard,
     Jwks,
+    /// `GET /openapi.json`: the contract as an OpenAPI 3.1 document (root only).
+    OpenApi,
+    /// `GET /`: the demo page (root only).
+    Demo,
 }
 
 /// Every route, for tests and documentation.
-pub const ALL: [Route; 8] = [
+pub const ALL: [Route; 10] = [
     Route::Register,
     Route::Token,
     Route::TokenRefresh,
@@ -23,16 +27,25 @@ pub const ALL: [Route; 8] = [
     Route::TokenBlacklistAll,
     Route::Dashboard,
     Route::Jwks,
+    Route::OpenApi,
+    Route::Demo,
 ];
 
-/// The route of a URL path: served at the root and under `/api`, with or without the
-/// trailing slash, matched case-sensitively. The query string is not part of `path`.
+/// The route of a URL path: served at the root and under `/api` (the demo page and the
+/// OpenAPI document at the root only), with or without the trailing slash, matched
+/// case-sensitively. The query string is not part of `path`.
 pub fn resolve(path: &str) -> Option<Route> {
+    if path == "/" {
+        return Some(Route::Demo);
+    }
     let path = if path.len() > 1 {
         path.strip_suffix('/').unwrap_or(path)
     } else {
         path
     };
+    if path == "/openapi.json" {
+        return Some(Route::OpenApi);
+    }
     let path = path
         .strip_prefix("/api")
         .filter(|rest| rest.starts_with('/'))
@@ -57,7 +70,7 @@ impl Route {
     pub fn allow(self) -> &'static str {
         match self {
             Self::Dashboard => "GET, POST, OPTIONS",
-            Self::Jwks => "GET",
+            Self::Jwks | Self::OpenApi | Self::Demo => "GET",
             _ => "POST, OPTIONS",
         }
     }
@@ -128,6 +141,8 @@ impl Route {
             Self::TokenBlacklistAll => ("Token Blacklist All", "", None),
             Self::Dashboard => ("Dashboard", "", None),
             Self::Jwks => ("JWKS", "", None),
+            Self::OpenApi => ("OpenAPI", "", None),
+            Self::Demo => ("Demo", "", None),
         };
         let actions = actions
             .map(|a| format!(r#","actions":{{"POST":{{{a}}}}}"#))
@@ -155,9 +170,19 @@ mod tests {
     }
 
     #[test]
+    fn the_demo_page_and_the_openapi_document_are_served_at_the_root_only() {
+        assert_eq!(resolve("/"), Some(Route::Demo));
+        assert_eq!(resolve("/openapi.json"), Some(Route::OpenApi));
+        assert_eq!(resolve("/openapi.json/"), Some(Route::OpenApi));
+        assert_eq!(resolve("/api/openapi.json"), None);
+        assert_eq!(resolve("/api/"), None);
+        assert_eq!(resolve("/index.html"), None);
+        assert_eq!(resolve("//"), None);
+    }
+
+    #[test]
     fn other_paths_are_not_routes() {
         for path in [
-            "/",
             "/api",
             "/api/",
             "/Token/",
@@ -196,6 +221,8 @@ mod tests {
     fn allowed_methods_follow_the_allow_header() {
         assert!(Route::Dashboard.accepts("GET") && Route::Dashboard.accepts("OPTIONS"));
         assert!(!Route::Token.accepts("GET") && !Route::Token.accepts("HEAD"));
-        assert!(Route::Jwks.accepts("GET") && !Route::Jwks.accepts("OPTIONS"));
+        for route in [Route::Jwks, Route::OpenApi, Route::Demo] {
+            assert!(route.accepts("GET") && !route.accepts("OPTIONS") && !route.accepts("HEAD"));
+        }
     }
 }
