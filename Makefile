@@ -25,9 +25,14 @@ export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
 export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
 
 DEV_MARKER := .wrangler/dev-server-$(PORT).running
-SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs data/common-passwords.txt.gz
+SOURCES := $(shell find src -name '*.rs') src/openapi.json src/demo.html Cargo.toml Cargo.lock build.rs \
+	data/common-passwords.txt.gz
+# Debian packages some targets need (chromium, wrk), installed when missing.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+apt = command -v $(1) >/dev/null || $(SUDO) apt-get install -y --no-install-recommends $(2) \
+	|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(2); }
 
-.PHONY: dev test tools worker keygen lint unit fuzz fuzz-short e2e soak deploy-check clean
+.PHONY: dev test test-browser tools worker keygen lint unit fuzz fuzz-short e2e soak bench deploy-check clean
 
 ## dev: build, apply schema.sql to the local D1 in $(STATE), make a dev key, serve on $(PORT)
 dev: $(DEV_MARKER)
@@ -103,6 +108,11 @@ e2e: worker $(E2E_VENV)/installed
 	cargo build --quiet --bin import-django
 	node tests/e2e/run.mjs
 
+## test-browser: the demo page driven end to end in headless Chromium (Debian's chromium)
+test-browser: tools worker
+	@$(call apt,chromium,chromium)
+	node tests/browser/demo.mjs
+
 ## deploy-check: the bundle as Cloudflare would receive it (no account needed), and its size
 deploy-check: tools worker
 	@out=$$(mktemp -d) && $(WRANGLER) deploy --dry-run --outdir "$$out" 2>&1 | grep -E 'Total Upload|bindings|DB|DENYLIST|--dry-run' ; rm -rf "$$out"
@@ -110,6 +120,19 @@ deploy-check: tools worker
 ## soak: SOAK_SECONDS (default 60) of mixed traffic against wrangler dev, then D1 checks
 soak: tools worker
 	node scripts/soak.mjs
+
+## bench: the worker against the Django seed, wasm micro-benchmarks, cold start and size;
+## prints the tables and writes them into BENCHMARKS.md (BENCH_SECONDS, BENCH_RUNS)
+SEED_VENV := target/bench/seed-venv
+$(SEED_VENV)/installed: bench/django-seed/requirements.txt
+	python3 -m venv $(SEED_VENV)
+	$(SEED_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	@touch $@
+
+bench: tools worker $(SEED_VENV)/installed
+	@$(call apt,wrk,wrk)
+	cargo build --quiet --release --target wasm32-unknown-unknown -p edge-auth-bench
+	node scripts/bench.mjs
 
 clean:
 	rm -rf build target node_modules .wrangler

@@ -1,0 +1,272 @@
+// Browser test of the demo page (GET /): drives it end to end in headless Chromium against
+// the real worker under `wrangler dev` — register, log in, dashboard, refresh, log out, log out
+// everywhere — and checks what the API contract says about each answer, that the page keeps
+// to its Content-Security-Policy, talks to its own origin only and stores nothing in the browser.
+//
+// Usage: node tests/browser/demo.mjs   (the worker must be built: `make worker`)
+// Needs a Chromium binary (CHROMIUM, default /usr/bin/chromium); playwright-core never
+// downloads one. DEMO_URL=<base URL> drives an already running worker instead of starting one.
+// Writes a screenshot to target/browser/demo.png.
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { startWorker, testKeyJwk } from "../e2e/worker.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const screenshot = path.join(root, "target/browser/demo.png");
+const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+const suffix = randomBytes(4).toString("hex");
+const user = { email: `demo-${suffix}@example.com`, username: `demo-${suffix}`, password: "x7#Lq9!vRt2m" };
+const blacklisted = { detail: "Token is blacklisted", code: "token_not_valid" };
+
+// What the page must never do, collected while it runs.
+const consoleErrors = [];
+const pageErrors = [];
+const requests = [];
+const responses = new Map();
+
+/** The CSP the worker derives from the page: its one inline script and style, by hash. */
+function expectedCsp(html) {
+  const hash = (tag) => {
+    const [, inner] = html.match(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`));
+    return createHash("sha256").update(inner).digest("base64");
+  };
+  return `default-src 'none'; script-src 'sha256-${hash("script")}'; style-src 'sha256-${hash("style")}'; ` +
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+}
+
+// Runs in the page before its own script: records CSP violations and every write to
+// localStorage, sessionStorage or document.cookie.
+function instrument() {
+  const seen = { violations: [], writes: [] };
+  Object.defineProperty(window, "__demoTest", { value: seen });
+  document.addEventListener("securitypolicyviolation", (e) => seen.violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  for (const name of ["setItem", "removeItem", "clear"]) {
+    const original = Storage.prototype[name];
+    Storage.prototype[name] = function (...args) {
+      seen.writes.push(`${this === window.localStorage ? "localStorage" : "sessionStorage"}.${name}`);
+      return original.apply(this, args);
+    };
+  }
+  const cookie = Object.getOwnPropertyDescriptor(Document.prototype, "cookie");
+  Object.defineProperty(Document.prototype, "cookie", {
+    get() {
+      return cookie.get.call(this);
+    },
+    set(value) {
+      seen.writes.push("document.cookie");
+      cookie.set.call(this, value);
+    },
+  });
+}
+
+let page;
+let count = 0;
+let current = "start the worker and the browser";
+
+async function step(name, action) {
+  current = name;
+  await action();
+  console.log(`ok ${++count} - ${name}`);
+  current = "stop";
+}
+
+const text = (selector) => page.locator(selector).textContent();
+const claims = async (kind) => JSON.parse(await text(`#${kind}-claims`));
+const latestSeq = () => page.evaluate(() => document.querySelector("#output .entry")?.dataset.seq ?? "0");
+
+/** Clicks `selector` and returns the answer the page shows for it: { status, body }. */
+async function answerTo(selector) {
+  const before = await latestSeq();
+  await page.click(selector);
+  await page.waitForFunction((seq) => (document.querySelector("#output .entry")?.dataset.seq ?? "0") !== seq, before);
+  const entry = page.locator("#output .entry").first();
+  const status = Number(await entry.getAttribute("data-status"));
+  const shown = await entry.locator("pre").textContent();
+  let body;
+  try {
+    body = JSON.parse(shown);
+  } catch {
+    assert.fail(`the answer shown is not pretty-printed JSON: ${shown}`);
+  }
+  assert.equal(shown, JSON.stringify(body, null, 2), "the answer is pretty-printed");
+  return { status, body };
+}
+
+async function expectAnswer(selector, status, body) {
+  const answer = await answerTo(selector);
+  assert.equal(answer.status, status, `status of ${selector}: ${JSON.stringify(answer.body)}`);
+  if (body !== undefined) assert.deepEqual(answer.body, body);
+  return answer.body;
+}
+
+async function logIn() {
+  await page.fill("#login-email", user.email);
+  await page.fill("#login-password", user.password);
+  const body = await expectAnswer("#login", 200);
+  assert.deepEqual(Object.keys(body), ["refresh", "access"]);
+  assert.equal((await claims("access")).jti, JSON.parse(Buffer.from(body.access.split(".")[1], "base64url")).jti);
+}
+
+async function disabled(selector) {
+  return page.locator(selector).isDisabled();
+}
+
+let worker;
+let context;
+const profile = mkdtempSync(path.join(tmpdir(), "edge-auth-browser-"));
+try {
+  const base = process.env.DEMO_URL ?? (worker = await startWorker({ vars: { JWT_SIGNING_KEYS: JSON.stringify([testKeyJwk()]) } })).url;
+  const origin = new URL(base).origin;
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync",
+    ],
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(15_000);
+  await page.addInitScript(instrument);
+  page.on("console", (message) => {
+    if (message.type() === "error") consoleErrors.push({ text: message.text(), url: message.location().url });
+  });
+  page.on("pageerror", (error) => pageErrors.push(String(error)));
+  page.on("request", (request) => requests.push(request.url()));
+  page.on("response", (response) => responses.set(response.url(), response.status()));
+
+  await step("GET / serves the page with the Content-Security-Policy of its script and style", async () => {
+    const response = await page.goto(`${origin}/`);
+    assert.equal(response.status(), 200);
+    assert.equal(response.headers()["content-type"], "text/html; charset=utf-8");
+    assert.equal(response.headers()["content-security-policy"], expectedCsp(await response.text()));
+    assert.match(await text("#memory-note"), /memory only/);
+  });
+
+  await step("without tokens the token buttons are disabled", async () => {
+    for (const id of ["#refresh", "#logout", "#logout-all", "#dashboard-get", "#dashboard-post", "#forget"]) {
+      assert.equal(await disabled(id), true, `${id} is disabled`);
+    }
+    assert.equal(await text("#access-claims"), "");
+  });
+
+  await step("register a new user (201)", async () => {
+    await page.fill("#register-email", user.email);
+    await page.fill("#register-username", user.username);
+    await page.fill("#register-password", user.password);
+    await page.fill("#register-password2", user.password);
+    await expectAnswer("#register", 201, { email: user.email, username: user.username });
+    assert.equal(await page.inputValue("#login-email"), user.email, "the login form gets the e-mail");
+  });
+
+  await step("log in: the claims of both tokens are shown with a live countdown", async () => {
+    await logIn();
+    const access = await claims("access");
+    const refresh = await claims("refresh");
+    assert.equal(access.token_type, "access");
+    assert.equal(refresh.token_type, "refresh");
+    assert.ok(Number.isInteger(access.user_id) && access.user_id > 0, "user_id is a positive integer");
+    assert.equal(refresh.user_id, access.user_id);
+    assert.equal(access.exp - access.iat, 300);
+    assert.deepEqual(Object.keys(JSON.parse(await text("#access-header"))), ["typ", "alg", "kid"]);
+    assert.equal(JSON.parse(await text("#refresh-header")).alg, "EdDSA");
+    const seconds = async () => Number((await text("#access-expiry")).match(/\(in (\d+) s\)/)?.[1]);
+    const first = await seconds();
+    assert.ok(first > 290 && first <= 300, `countdown starts near 300 s: ${await text("#access-expiry")}`);
+    await page.waitForFunction((s) => document.querySelector("#access-expiry").textContent.includes(`(in ${s - 1} s)`), first);
+    for (const id of ["#refresh", "#logout", "#logout-all", "#dashboard-get", "#dashboard-post"]) {
+      assert.equal(await disabled(id), false, `${id} is enabled`);
+    }
+    assert.match(await text("#session"), new RegExp(`user_id ${access.user_id}\\b`));
+  });
+
+  await step("GET and POST the dashboard with the access token (200)", async () => {
+    await expectAnswer("#dashboard-get", 200, { response: `Hey${user.username}, you are seeing GET response` });
+    await page.fill("#dashboard-text", "hello from the browser");
+    await expectAnswer("#dashboard-post", 200, { response: `Hey${user.username}, your text is hello from the browser` });
+    assert.match(await text("#output"), /your text is hello from the browser/);
+    mkdirSync(path.dirname(screenshot), { recursive: true });
+    await page.screenshot({ path: screenshot, fullPage: true });
+  });
+
+  await step("refresh: a new access token and, rotated, a new refresh token", async () => {
+    const [access, refresh] = [await claims("access"), await claims("refresh")];
+    const body = await expectAnswer("#refresh", 200);
+    assert.deepEqual(Object.keys(body).sort(), ["access", "refresh"]);
+    const [newAccess, newRefresh] = [await claims("access"), await claims("refresh")];
+    assert.notEqual(newAccess.jti, access.jti, "the access token changed");
+    assert.notEqual(newRefresh.jti, refresh.jti, "the rotated refresh token replaced the old one");
+    assert.equal(newAccess.user_id, access.user_id);
+  });
+
+  await step("log out (200), then refresh fails: token blacklisted (401)", async () => {
+    await expectAnswer("#logout", 200, {});
+    await expectAnswer("#refresh", 401, blacklisted);
+  });
+
+  await step("log in again, log out everywhere (200)", async () => {
+    const before = (await claims("access")).jti;
+    await logIn();
+    assert.notEqual((await claims("access")).jti, before);
+    await expectAnswer("#logout-all", 200, {});
+    assert.match(await text("#session"), /everywhere/);
+  });
+
+  await step("after log out everywhere the access token still works until it expires (200)", async () => {
+    await expectAnswer("#dashboard-get", 200, { response: `Hey${user.username}, you are seeing GET response` });
+  });
+
+  await step("after log out everywhere the refresh token is blacklisted (401)", async () => {
+    await expectAnswer("#refresh", 401, blacklisted);
+  });
+
+  await step("no console errors, page errors or CSP violations", async () => {
+    const seen = await page.evaluate(() => window.__demoTest);
+    assert.deepEqual(seen.violations, [], "CSP violations");
+    assert.deepEqual(pageErrors, [], "page errors");
+    // Chromium logs every 4xx answer to fetch ("Failed to load resource"); only the API's
+    // refusals this test expected are allowed.
+    const unexpected = consoleErrors.filter(({ text: message, url }) => {
+      const status = message.match(/^Failed to load resource: the server responded with a status of (\d{3})/)?.[1];
+      return !(status && status.startsWith("4") && new URL(url).pathname !== "/" && responses.get(url) === Number(status));
+    });
+    assert.deepEqual(unexpected, [], "console errors");
+  });
+
+  await step("every request went to the page's own origin", async () => {
+    const foreign = requests.filter((url) => !url.startsWith("data:") && new URL(url).origin !== origin);
+    assert.deepEqual(foreign, []);
+  });
+
+  await step("nothing was written to localStorage, sessionStorage or cookies", async () => {
+    assert.deepEqual((await page.evaluate(() => window.__demoTest)).writes, []);
+    const stored = await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]);
+    assert.deepEqual(stored, [0, 0, ""]);
+    assert.deepEqual(await context.cookies(), []);
+  });
+
+  await step("reloading the page forgets the tokens", async () => {
+    await page.reload();
+    assert.equal(await text("#access-claims"), "");
+    assert.equal(await text("#refresh-claims"), "");
+    assert.equal(await disabled("#refresh"), true);
+    assert.equal(await disabled("#dashboard-get"), true);
+  });
+
+  console.log(`all ${count} steps passed; screenshot: ${path.relative(root, screenshot)}`);
+} catch (error) {
+  process.exitCode = 1;
+  console.error(`FAIL: ${current}\n${error.stack ?? error}`);
+  if (worker) console.error(`--- worker log (last lines) ---\n${worker.log().split("\n").slice(-40).join("\n")}`);
+} finally {
+  await context?.close().catch(() => {});
+  worker?.stop();
+  rmSync(profile, { recursive: true, force: true });
+}
