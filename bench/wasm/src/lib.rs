@@ -55,7 +55,11 @@ fn fixture() -> &'static Fixture {
 /// One PBKDF2-HMAC-SHA256 password hash of `iterations` iterations (Django's format).
 #[no_mangle]
 pub extern "C" fn bench_pbkdf2(iterations: u32) -> u32 {
-    let hash = PasswordHash::with_salt(&Secret::new("correct horse battery staple"), "seasalt", iterations);
+    let hash = PasswordHash::with_salt(
+        &Secret::new("correct horse battery staple"),
+        "seasalt",
+        iterations,
+    );
     hash.as_str().bytes().map(u32::from).sum()
 }
 
@@ -75,8 +79,14 @@ pub extern "C" fn bench_verify(n: u32) -> u32 {
     let f = fixture();
     (0..n)
         .map(|_| {
-            tokens::verify(&f.keyring, &f.settings, &f.token, Some(TokenKind::Access), NOW)
-                .map_or(0, |_| 1)
+            tokens::verify(
+                &f.keyring,
+                &f.settings,
+                &f.token,
+                Some(TokenKind::Access),
+                NOW,
+            )
+            .map_or(0, |_| 1)
         })
         .sum()
 }
