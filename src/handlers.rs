@@ -1,7 +1,8 @@
 //! One function per endpoint: read the input into typed values, make the core and storage
 //! calls, map the outcome to a [`Reply`]. Errors are [`ApiError`]s, answered by `http`.
 
-use worker::{Env, Request};
+use worker::worker_sys::web_sys::Request;
+use worker::Env;
 
 use crate::api::{json_string, ApiError, Reply};
 use crate::body::{FieldValue, Fields};
@@ -31,7 +32,7 @@ fn now() -> i64 {
 pub async fn dispatch(
     route: Route,
     method: &str,
-    req: &mut Request,
+    req: &Request,
     env: &Env,
 ) -> Result<Reply, ApiError> {
     // The documents need no configuration: they stay readable while it is broken.

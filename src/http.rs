@@ -3,7 +3,8 @@
 //! method → body size → content type and parsing → fields → business rules.
 
 use futures_util::StreamExt;
-use worker::{Env, Headers, Request, Response};
+use worker::worker_sys::web_sys::Request;
+use worker::{ByteStream, Env, Headers, Response};
 
 use crate::api::{ApiError, Reply};
 use crate::body::{self, BodyError, Fields, MAX_BODY_BYTES};
@@ -14,16 +15,16 @@ fn header(req: &Request, name: &str) -> Option<String> {
 }
 
 /// Answers any request; never fails and never panics on client input.
-pub async fn serve(mut req: Request, env: &Env) -> Response {
-    let method = req.inner().method();
+pub async fn serve(req: Request, env: &Env) -> Response {
+    let method = req.method();
     let has_origin = header(&req, "Origin").is_some();
     if method == "OPTIONS" && header(&req, "Access-Control-Request-Method").is_some() {
         return respond(Reply::preflight(has_origin).with_security_headers());
     }
-    let route = routes::resolve(&req.path());
+    let route = routes::resolve(routes::path_of(&req.url()));
     let reply = match route {
         None => ApiError::NotFound.reply(),
-        Some(route) => handlers::dispatch(route, &method, &mut req, env)
+        Some(route) => handlers::dispatch(route, &method, &req, env)
             .await
             .unwrap_or_else(|e| e.reply()),
     };
@@ -45,7 +46,7 @@ pub fn client_ip(req: &Request) -> Option<String> {
 const MAX_DRAIN_BYTES: u64 = 16 * 1_048_576;
 
 /// Reads the body (at most [`MAX_BODY_BYTES`]) and parses it by its `Content-Type`.
-pub async fn read_fields(req: &mut Request) -> Result<Fields, ApiError> {
+pub async fn read_fields(req: &Request) -> Result<Fields, ApiError> {
     let declared = header(req, "Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|length| length > MAX_DRAIN_BYTES) {
         return Err(ApiError::BodyTooLarge);
@@ -53,7 +54,7 @@ pub async fn read_fields(req: &mut Request) -> Result<Fields, ApiError> {
     let mut bytes = Vec::new();
     let mut received: u64 = 0;
     // No body at all is the same as an empty one.
-    if let Ok(mut stream) = req.stream() {
+    if let Some(mut stream) = req.body().map(ByteStream::from) {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|_| {
                 ApiError::Body(BodyError::Parse(

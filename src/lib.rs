@@ -30,7 +30,9 @@ mod store;
 #[cfg(target_arch = "wasm32")]
 #[worker::event(fetch)]
 async fn fetch(
-    req: worker::Request,
+    // The raw request: `worker::Request` would read the `cf` object of every request, which
+    // workerd builds on access and which this worker never uses.
+    req: worker::worker_sys::web_sys::Request,
     env: worker::Env,
     _ctx: worker::Context,
 ) -> worker::Result<worker::Response> {

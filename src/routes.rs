@@ -31,6 +31,15 @@ pub const ALL: [Route; 10] = [
     Route::Demo,
 ];
 
+/// The path of a request URL as the runtime serialises it (WHATWG: the scheme, `//`, the host,
+/// then a path that always starts with `/`; `?` and `#` inside the path are percent-encoded).
+pub fn path_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let path = rest.find('/').map_or("/", |i| &rest[i..]);
+    path.find(['?', '#']).map_or(path, |end| &path[..end])
+}
+
 /// The route of a URL path: served at the root and under `/api` (the demo page and the
 /// OpenAPI document at the root only), with or without the trailing slash, matched
 /// case-sensitively. The query string is not part of `path`.
@@ -178,6 +187,23 @@ mod tests {
         assert_eq!(resolve("/api/"), None);
         assert_eq!(resolve("/index.html"), None);
         assert_eq!(resolve("//"), None);
+    }
+
+    #[test]
+    fn the_path_of_a_url_leaves_out_host_query_and_fragment() {
+        for (url, path) in [
+            ("http://localhost:8787/token/", "/token/"),
+            (
+                "https://auth.example.com/api/token/refresh?next=/x",
+                "/api/token/refresh",
+            ),
+            ("https://auth.example.com", "/"),
+            ("https://auth.example.com/?a=b", "/"),
+            ("http://[::1]:8787/dashboard/#top", "/dashboard/"),
+            ("https://user:pw@auth.example.com/%3F/", "/%3F/"),
+        ] {
+            assert_eq!(path_of(url), path, "{url}");
+        }
     }
 
     #[test]
