@@ -1,13 +1,13 @@
 //! Prepares the data compiled into the worker.
 //!
-//! **Common passwords.** Turns Django's list of 20 000 common passwords (`data/common-passwords.txt.gz`, shipped
-//! verbatim from Django 4.2) into a compact, binary-searchable blob for `password_policy`.
+//! **Common passwords.** Turns Django's list of 20 000 common passwords
+//! (`data/common-passwords.txt.gz`, shipped verbatim from Django 4.2) into a compact,
+//! binary-searchable blob for `password_policy`.
 //!
 //! Format: the sorted, de-duplicated words, front-coded in blocks of `BLOCK` words. Every
 //! entry is `[shared prefix length: u8][suffix length: u8][suffix bytes]`; the first entry of
 //! a block shares nothing, so a block can be decoded on its own. A second file holds the
 //! byte offset of every block as little-endian `u32`.
-
 //!
 //! **OpenAPI document.** `src/openapi.json` is kept readable; the worker serves it with
 //! compact separators (API.md §2.1), member order unchanged. It must parse as JSON.

@@ -113,18 +113,23 @@ async function json(url, method, body, headers = {}, retries = 2) {
 
 const USER = { email: "bench@example.com", username: "bench", password: "x7#Lq9!vRt2m" };
 
+// The worker's settings as wrangler.toml declares them, read once.
+const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8");
+const compatibilityDate = toml.match(/^compatibility_date = "(.*)"$/m)[1];
+const vars = Object.fromEntries(
+  [...toml.match(/^\[vars\]\n((?:(?!\[).*\n)*)/m)[1].matchAll(/^(\w+) = "(.*)"$/gm)].map(([, name, value]) => [name, value]),
+);
+const STORAGE = { d1Databases: { DB: "bench" }, kvNamespaces: { DENYLIST: "bench" } };
+
+/** Miniflare options for the built worker, with a fresh signing key. */
 function workerOptions(extra = {}) {
-  const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8");
-  const vars = {};
-  const table = toml.match(/^\[vars\]\n((?:(?!\[).*\n)*)/m)[1];
-  for (const [, name, value] of table.matchAll(/^(\w+) = "(.*)"$/gm)) vars[name] = value;
   const { privateKey } = generateKeyPairSync("ed25519");
   const { kty, crv, x, d } = privateKey.export({ format: "jwk" });
   return {
     modules: true,
     scriptPath: path.join(root, "build/index.js"),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-    compatibilityDate: toml.match(/^compatibility_date = "(.*)"$/m)[1],
+    compatibilityDate,
     // The seed's refresh behaviour (no rotation), so that one refresh token can be replayed;
     // and no login throttling, which the seed does not have either (eight logins of one
     // account in flight would otherwise hold more than its five reserved failures).
@@ -135,8 +140,7 @@ function workerOptions(extra = {}) {
       LOGIN_THROTTLE_CLIENT_FAILURES: "1000000",
       JWT_SIGNING_KEYS: JSON.stringify([{ kty, crv, x, d }]),
     },
-    d1Databases: { DB: "bench" },
-    kvNamespaces: { DENYLIST: "bench" },
+    ...STORAGE,
     host: "127.0.0.1",
     port: 0,
     ...extra,
@@ -217,13 +221,11 @@ export default {
 
 async function startTwin() {
   const state = path.join(scratch, "worker");
-  const { compatibilityDate, d1Databases, kvNamespaces } = workerOptions();
   const mf = new Miniflare({
     modules: true,
     script: STORAGE_TWIN,
     compatibilityDate,
-    d1Databases,
-    kvNamespaces,
+    ...STORAGE,
     d1Persist: path.join(state, "d1"),
     kvPersist: path.join(state, "kv"),
     host: "127.0.0.1",
@@ -284,7 +286,7 @@ async function wasmMicro() {
       { type: "ESModule", path: path.join(scratch, "micro.mjs"), contents: MICRO_WORKER },
       { type: "CompiledWasm", path: path.join(scratch, "bench.wasm"), contents: readFileSync(path.join(root, "target/wasm32-unknown-unknown/release/edge_auth_bench.wasm")) },
     ],
-    compatibilityDate: workerOptions().compatibilityDate,
+    compatibilityDate,
     host: "127.0.0.1",
     port: 0,
   });
@@ -363,7 +365,7 @@ async function coldStart() {
     await mf.dispose();
     return { ready: ready - start, first: answered - ready };
   };
-  const empty = { modules: true, script: 'export default { fetch() { return new Response("{}") } }', host: "127.0.0.1", port: 0, compatibilityDate: workerOptions().compatibilityDate };
+  const empty = { modules: true, script: 'export default { fetch() { return new Response("{}") } }', host: "127.0.0.1", port: 0, compatibilityDate };
   const ours = [];
   const baseline = [];
   for (let i = 0; i < 5; i++) {
@@ -439,7 +441,7 @@ function report(http, micro, openssl, cold, size, machine) {
     ["OpenSSL (`hashlib.pbkdf2_hmac`), SHA extensions on", openssl.native.runs],
     ["OpenSSL, SHA extensions masked (`OPENSSL_ia32cap`)", openssl.software.runs],
   ]) {
-    lines.push(`| ${name} | ${f1(median(runs))} | ${f2(us(median(runs)) * 1)} | ${f2(median(runs) / ossl)}× |`);
+    lines.push(`| ${name} | ${f1(median(runs))} | ${f2(us(median(runs)))} | ${f2(median(runs) / ossl)}× |`);
   }
   lines.push("");
   lines.push("### Ed25519 in wasm in workerd (µs per operation, median of 5 × 2 000)");

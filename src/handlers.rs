@@ -37,11 +37,14 @@ pub async fn dispatch(
 ) -> Result<Reply, ApiError> {
     // The documents need no configuration: they stay readable while it is broken.
     if matches!(route, Route::OpenApi | Route::Demo) {
-        return match method {
-            "GET" if route == Route::OpenApi => Ok(crate::documents::openapi()),
-            "GET" => Ok(crate::documents::demo_page()),
-            _ => Err(ApiError::MethodNotAllowed(method.to_owned())),
-        };
+        if !route.accepts(method) {
+            return Err(ApiError::MethodNotAllowed(method.to_owned()));
+        }
+        return Ok(if route == Route::OpenApi {
+            crate::documents::openapi()
+        } else {
+            crate::documents::demo_page()
+        });
     }
     let ctx = Context {
         env,

@@ -8,21 +8,20 @@
 // downloads one. DEMO_URL=<base URL> drives an already running worker instead of starting one.
 // Writes a screenshot to target/browser/demo.png.
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { BLACKLISTED, STRONG_PASSWORD, letters, uniqueEmail } from "../e2e/lib.mjs";
 import { startWorker, testKeyJwk } from "../e2e/worker.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const screenshot = path.join(root, "target/browser/demo.png");
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
-const suffix = randomBytes(4).toString("hex");
-const user = { email: `demo-${suffix}@example.com`, username: `demo-${suffix}`, password: "x7#Lq9!vRt2m" };
-const blacklisted = { detail: "Token is blacklisted", code: "token_not_valid" };
+const user = { email: uniqueEmail("demo"), username: `demo-${letters(8)}`, password: STRONG_PASSWORD };
 
 // What the page must never do, collected while it runs.
 const consoleErrors = [];
@@ -208,7 +207,7 @@ try {
 
   await step("log out (200), then refresh fails: token blacklisted (401)", async () => {
     await expectAnswer("#logout", 200, {});
-    await expectAnswer("#refresh", 401, blacklisted);
+    await expectAnswer("#refresh", 401, BLACKLISTED);
   });
 
   await step("log in again, log out everywhere (200)", async () => {
@@ -224,7 +223,7 @@ try {
   });
 
   await step("after log out everywhere the refresh token is blacklisted (401)", async () => {
-    await expectAnswer("#refresh", 401, blacklisted);
+    await expectAnswer("#refresh", 401, BLACKLISTED);
   });
 
   await step("no console errors, page errors or CSP violations", async () => {
