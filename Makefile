@@ -25,7 +25,7 @@ export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
 export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
 
 DEV_MARKER := .wrangler/dev-server-$(PORT).running
-SOURCES := $(shell find src -name '*.rs') src/openapi.json src/demo.html Cargo.toml Cargo.lock build.rs \
+SOURCES := $(shell find src -name '*.rs') src/contract/openapi.json src/contract/demo.html Cargo.toml Cargo.lock build.rs \
 	data/common-passwords.txt.gz
 # Debian packages some targets need (chromium, wrk), installed when missing.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -81,7 +81,9 @@ build/worker/shim.mjs: $(SOURCES)
 keygen:
 	@cargo run --quiet --bin keygen
 
+## lint: formatting, clippy (native and wasm), and the layer rules of ARCHITECTURE.md
 lint:
+	scripts/check-layers.sh
 	cargo fmt --check
 	cargo clippy --all-targets --features fuzz -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings

@@ -9,11 +9,14 @@
 //! a block shares nothing, so a block can be decoded on its own. A second file holds the
 //! byte offset of every block as little-endian `u32`.
 //!
-//! **OpenAPI document.** `src/openapi.json` is kept readable; the worker serves it with
-//! compact separators (API.md §2.1), member order unchanged. It must parse as JSON.
+//! **OpenAPI document.** `src/contract/openapi.json` is kept readable; the worker serves it with
+//! compact separators (docs/contract.md §2.1), member order unchanged. It must parse as JSON.
 //!
-//! **Demo page.** The Content-Security-Policy of `src/demo.html` allows exactly its one inline
+//! **Demo page.** The Content-Security-Policy of `src/contract/demo.html` allows exactly its one inline
 //! `<style>` and one inline `<script>`, by their SHA-256 hashes (CSP3 `hash-source`).
+
+#[path = "src/contract/json.rs"]
+mod json;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -31,27 +34,12 @@ fn main() {
 }
 
 fn openapi(out: &Path) {
-    let source = "src/openapi.json";
+    let source = "src/contract/openapi.json";
     println!("cargo:rerun-if-changed={source}");
+    println!("cargo:rerun-if-changed=src/contract/json.rs");
     let text = std::fs::read_to_string(source).expect("read the OpenAPI document");
     serde_json::from_str::<serde_json::Value>(&text).expect("the OpenAPI document is JSON");
-    // Whitespace outside strings goes; strings are copied byte for byte.
-    let mut compact = String::with_capacity(text.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for c in text.chars() {
-        if in_string {
-            compact.push(c);
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_string = false,
-                _ => {}
-            }
-        } else if !c.is_ascii_whitespace() {
-            in_string = c == '"';
-            compact.push(c);
-        }
-    }
+    let compact = json::compact_json(&text);
     std::fs::write(out.join("openapi.min.json"), compact).unwrap();
 }
 
@@ -66,7 +54,7 @@ fn only_element<'a>(html: &'a str, tag: &str) -> &'a str {
 }
 
 fn demo_csp(out: &Path) {
-    let source = "src/demo.html";
+    let source = "src/contract/demo.html";
     println!("cargo:rerun-if-changed={source}");
     let html = std::fs::read_to_string(source).expect("read the demo page");
     let hash = |text: &str| Base64::encode_string(&Sha256::digest(text.as_bytes()));

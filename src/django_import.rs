@@ -37,7 +37,7 @@ fn unusable_reason(hash: &str) -> Option<String> {
         return Some("Django's unusable password (no password set)".to_owned());
     }
     let algorithm = hash.split('$').next().unwrap_or_default();
-    let well_formed = crate::passwords::PasswordHash::from_stored(hash.to_owned())
+    let well_formed = crate::domain::passwords::PasswordHash::from_stored(hash.to_owned())
         .iterations()
         .is_some();
     (algorithm != "pbkdf2_sha256" || !well_formed)

@@ -13,11 +13,11 @@
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
-use edge_auth::body::{self, FieldValue};
-use edge_auth::keys::{Key, Keyring};
-use edge_auth::settings::Settings;
-use edge_auth::tokens::{self, TokenKind};
-use edge_auth::users::{Login, RegistrationCheck};
+use edge_auth::contract::body::{self, FieldValue};
+use edge_auth::contract::forms::{self, RegistrationCheck};
+use edge_auth::domain::keys::{Key, Keyring};
+use edge_auth::domain::settings::Settings;
+use edge_auth::domain::tokens::{self, TokenKind};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
@@ -195,7 +195,7 @@ fn fuzz_request_bodies() {
         |(content_type, bytes)| {
             if let Ok(fields) = body::parse(content_type.as_deref(), bytes) {
                 let _ = RegistrationCheck::new(&fields).finish(false);
-                let _ = Login::new(&fields);
+                let _ = forms::login(&fields);
                 if let Some(FieldValue::Composite(text)) = fields.get("email") {
                     assert!(
                         serde_json::from_str::<serde_json::Value>(text).is_ok(),

@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
-use edge_auth::keys::Keyring;
-use edge_auth::secret::Secret;
+use edge_auth::domain::keys::Keyring;
+use edge_auth::domain::secret::Secret;
 
 fn keygen(args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_keygen"))
@@ -28,7 +28,10 @@ fn keygen_prints_a_private_key_array_the_worker_accepts_and_its_public_jwk() {
     let keys = Keyring::parse(Some(&Secret::new(private)), None).unwrap();
     assert_eq!(keys.signing().kid, kid);
     let public = printed.lines().last().unwrap();
-    assert_eq!(public, keys.signing().public_jwk());
+    assert_eq!(
+        public,
+        serde_json::to_string(&keys.signing().public_jwk()).unwrap()
+    );
     assert!(!public.contains("\"d\""));
 }
 

@@ -4,7 +4,7 @@
 //! `keygen --dev-vars` prints only the `.dev.vars` line that `make dev` writes.
 //! Runs natively, offline; randomness comes from the operating system.
 
-use edge_auth::keys::Key;
+use edge_auth::domain::keys::Key;
 
 fn main() {
     let key = Key::generate();
@@ -20,5 +20,8 @@ fn main() {
     println!("[{}]", private.expose());
     println!();
     println!("Public JWK, as /.well-known/jwks.json will publish it:");
-    println!("{}", key.public_jwk());
+    println!(
+        "{}",
+        serde_json::to_string(&key.public_jwk()).unwrap_or_default()
+    );
 }

@@ -1,4 +1,4 @@
-//! Request bodies (API.md §2.3): JSON, URL-encoded forms and multipart forms, turned into
+//! Request bodies (docs/contract.md §2.3): JSON, URL-encoded forms and multipart forms, turned into
 //! [`Fields`], and the string-field rules every endpoint shares (trimming, blank, null,
 //! wrong type, NUL characters), with Django REST framework's messages.
 //!
@@ -7,11 +7,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::contract::json::compact_json;
+use crate::domain::text::{char_len, python_strip};
 use serde_json::value::RawValue;
 
-/// Largest accepted body (API.md §7); larger bodies get 413.
+/// Largest accepted body (docs/contract.md §7); larger bodies get 413.
 pub const MAX_BODY_BYTES: usize = 1_048_576;
-/// Deepest accepted JSON nesting (API.md §7); deeper documents are a parse error.
+/// Deepest accepted JSON nesting (docs/contract.md §7); deeper documents are a parse error.
 pub const MAX_JSON_DEPTH: usize = 128;
 
 pub const REQUIRED: &str = "This field is required.";
@@ -33,7 +35,7 @@ pub enum FieldValue {
     Composite(String),
 }
 
-/// Why a body could not be read (each maps to one answer of API.md §2.3).
+/// Why a body could not be read (each maps to one answer of docs/contract.md §2.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyError {
     /// 415, with the `Content-Type` header verbatim (empty when absent).
@@ -84,7 +86,7 @@ impl Fields {
     }
 }
 
-/// Field validation errors in the endpoint's field order (API.md §2.2): failing fields only.
+/// Field validation errors in the endpoint's field order (docs/contract.md §2.2): failing fields only.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldErrors(pub Vec<(&'static str, Vec<String>)>);
 
@@ -109,6 +111,18 @@ impl FieldErrors {
     }
 }
 
+/// `{"field":["msg",…],…}` in the order the fields were checked.
+impl serde::Serialize for FieldErrors {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (field, messages) in &self.0 {
+            map.serialize_entry(field, messages)?;
+        }
+        map.end()
+    }
+}
+
 /// A plain string field with no length limit (token fields, the login e-mail): the trimmed
 /// text, or its messages.
 pub fn plain_text(fields: &Fields, name: &str) -> Result<String, Vec<String>> {
@@ -122,7 +136,7 @@ pub fn plain_text(fields: &Fields, name: &str) -> Result<String, Vec<String>> {
 }
 
 /// A password field: at most `max` characters, and when it is longer, no other check runs
-/// (API.md §4.1: nothing longer than the cap is ever hashed).
+/// (docs/contract.md §4.1: nothing longer than the cap is ever hashed).
 pub fn password_text(fields: &Fields, name: &str, max: usize) -> Result<String, Vec<String>> {
     let text = fields
         .text(name, NOT_A_STRING)
@@ -133,23 +147,12 @@ pub fn password_text(fields: &Fields, name: &str, max: usize) -> Result<String, 
     Ok(text)
 }
 
-/// Number of Unicode code points: the unit of every length limit in API.md.
-pub fn char_len(text: &str) -> usize {
-    text.chars().count()
-}
-
 /// `Ensure this field has no more than N characters.` when `text` is longer than `max`.
 pub fn max_length_error(text: &str, max: usize) -> Option<String> {
     (char_len(text) > max).then(|| format!("Ensure this field has no more than {max} characters."))
 }
 
-/// Python's `str.strip()`: Unicode white space plus the ASCII separators U+001C–U+001F,
-/// which Python counts as white space and Rust does not.
-pub fn python_strip(text: &str) -> &str {
-    text.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
-}
-
-/// Reads a body according to its `Content-Type` (API.md §2.3).
+/// Reads a body according to its `Content-Type` (docs/contract.md §2.3).
 pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Fields, BodyError> {
     if body.is_empty() {
         return Ok(Fields::default());
@@ -268,29 +271,6 @@ fn check_depth_and_surrogates(text: &str) -> Result<(), BodyError> {
         }
     }
     Ok(())
-}
-
-/// Valid JSON text without the white space between tokens.
-pub fn compact_json(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in raw.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
-            in_string = c == '"';
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn is_integer_literal(raw: &str) -> bool {

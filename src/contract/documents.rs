@@ -1,8 +1,8 @@
-//! The two documents the worker serves besides its API (API.md §1): the contract as an
+//! The two documents the worker serves besides its API (docs/contract.md §1): the contract as an
 //! OpenAPI 3.1 document (`src/openapi.json`) and the demo page (`src/demo.html`), both
 //! compiled in. The build script compacts the first and derives the page's CSP.
 
-use crate::api::{Reply, JSON};
+use crate::contract::reply::{Reply, JSON};
 
 /// `src/openapi.json` with compact separators.
 pub const OPENAPI: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.min.json"));
@@ -17,24 +17,13 @@ pub const DEMO_CSP: &str = include_str!(concat!(env!("OUT_DIR"), "/demo.csp"));
 const CACHE: &str = "public, max-age=300";
 
 pub fn openapi() -> Reply {
-    Reply {
-        status: 200,
-        body: Some(OPENAPI.to_owned()),
-        content_type: JSON,
-        headers: vec![("Cache-Control", CACHE.to_owned())],
-    }
+    Reply::ok_text(JSON, OPENAPI.to_owned()).with_header("Cache-Control", CACHE)
 }
 
 pub fn demo_page() -> Reply {
-    Reply {
-        status: 200,
-        body: Some(DEMO_HTML.to_owned()),
-        content_type: "text/html; charset=utf-8",
-        headers: vec![
-            ("Content-Security-Policy", DEMO_CSP.to_owned()),
-            ("Cache-Control", CACHE.to_owned()),
-        ],
-    }
+    Reply::ok_text("text/html; charset=utf-8", DEMO_HTML.to_owned())
+        .with_header("Content-Security-Policy", DEMO_CSP)
+        .with_header("Cache-Control", CACHE)
 }
 
 #[cfg(test)]

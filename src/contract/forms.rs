@@ -1,55 +1,19 @@
-//! Users: the registration and login forms (API.md §4.1, §4.2) and the user records they
-//! become. Validation here is complete except for the one fact only storage knows: whether
-//! the e-mail is already registered, which the caller looks up and hands to
-//! [`RegistrationCheck::finish`].
+//! The forms (DRF serializers) of registration, login and the token routes (docs/contract.md §4.1,
+//! §4.2, §4.3): fields in, typed input of the domain or DRF's field errors out. Validation
+//! here is complete except for the one fact only storage knows: whether the e-mail is already
+//! registered, which the registration flow looks up and hands to [`RegistrationCheck::finish`].
 
-use crate::body::{self, max_length_error, FieldErrors, Fields, NULL_CHARACTERS};
-use crate::password_policy::{self, UserAttributes};
-use crate::passwords::PasswordHash;
-use crate::secret::Secret;
+use crate::contract::body::{self, max_length_error, FieldErrors, Fields, NULL_CHARACTERS};
+use crate::domain::accounts::Registration;
+use crate::domain::password_policy::{self, UserAttributes};
+use crate::domain::secret::Secret;
+use crate::domain::sessions::Credentials;
 
 pub const EMAIL_MAX: usize = 254;
 pub const USERNAME_MAX: usize = 100;
 pub const PASSWORD_MAX: usize = 4096;
 pub const DUPLICATE_EMAIL: &str = "user with this email already exists.";
 pub const PASSWORDS_DIFFER: &str = "Password do not match";
-
-/// A stored user, as the login and the Bearer routes need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub id: i64,
-    pub username: String,
-    pub password: PasswordHash,
-    pub is_active: bool,
-}
-
-/// A registration that passed every check, ready to be hashed and stored.
-#[derive(Debug)]
-pub struct Registration {
-    /// As given, trimmed; unique ASCII-case-insensitively.
-    pub email: String,
-    pub username: String,
-    pub password: Secret,
-}
-
-/// A user to insert: the password is already hashed.
-#[derive(Debug)]
-pub struct NewUser {
-    pub email: String,
-    pub username: String,
-    pub password: PasswordHash,
-}
-
-impl NewUser {
-    pub fn new(registration: Registration, iterations: u32) -> Self {
-        let password = PasswordHash::new(&registration.password, iterations);
-        Self {
-            email: registration.email,
-            username: registration.username,
-            password,
-        }
-    }
-}
 
 /// Each registration field validated on its own (DRF runs every field's validators).
 #[derive(Debug)]
@@ -74,7 +38,7 @@ fn with_null_check(text: String, mut messages: Vec<String>) -> Result<String, Ve
 impl RegistrationCheck {
     pub fn new(fields: &Fields) -> Self {
         let email = fields
-            .text("email", crate::email::INVALID)
+            .text("email", crate::domain::email::INVALID)
             .map_err(|m| vec![m.to_owned()])
             .and_then(|text| {
                 let mut messages: Vec<String> =
@@ -83,8 +47,8 @@ impl RegistrationCheck {
                 if has_null {
                     messages.push(NULL_CHARACTERS.to_owned());
                 }
-                if has_null || !crate::email::is_valid(&text) {
-                    messages.push(crate::email::INVALID.to_owned());
+                if has_null || !crate::domain::email::is_valid(&text) {
+                    messages.push(crate::domain::email::INVALID.to_owned());
                 }
                 if messages.is_empty() {
                     Ok(text)
@@ -158,26 +122,18 @@ impl RegistrationCheck {
 }
 
 /// The login form of `/token/`: `email` is a plain string, `password` at most 4096 chars.
-#[derive(Debug)]
-pub struct Login {
-    pub email: String,
-    pub password: Secret,
-}
-
-impl Login {
-    pub fn new(fields: &Fields) -> Result<Self, FieldErrors> {
-        let mut errors = FieldErrors::default();
-        let email = errors.collect("email", body::plain_text(fields, "email"));
-        let password = body::password_text(fields, "password", PASSWORD_MAX)
-            .and_then(|text| with_null_check(text, Vec::new()));
-        let password = errors.collect("password", password);
-        match (email, password) {
-            (Some(email), Some(password)) => Ok(Self {
-                email,
-                password: Secret::new(password),
-            }),
-            _ => Err(errors),
-        }
+pub fn login(fields: &Fields) -> Result<Credentials, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let email = errors.collect("email", body::plain_text(fields, "email"));
+    let password = body::password_text(fields, "password", PASSWORD_MAX)
+        .and_then(|text| with_null_check(text, Vec::new()));
+    let password = errors.collect("password", password);
+    match (email, password) {
+        (Some(email), Some(password)) => Ok(Credentials {
+            email,
+            password: Secret::new(password),
+        }),
+        _ => Err(errors),
     }
 }
 
@@ -191,7 +147,7 @@ pub fn token_field(fields: &Fields, name: &'static str) -> Result<Secret, FieldE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::body::FieldValue;
+    use crate::contract::body::FieldValue;
 
     fn text(value: &str) -> FieldValue {
         FieldValue::Text(value.to_owned())
@@ -370,7 +326,7 @@ mod tests {
     fn login_requires_email_not_username() {
         let fields = Fields::from_pairs(&[("username", text("u")), ("password", text("p"))]);
         assert_eq!(
-            Login::new(&fields).unwrap_err(),
+            login(&fields).unwrap_err(),
             FieldErrors::one("email", "This field is required.")
         );
     }

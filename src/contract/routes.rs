@@ -1,5 +1,7 @@
-//! The HTTP surface in one place (API.md §1): which path is which route, the methods each
+//! The HTTP surface in one place (docs/contract.md §1): which path is which route, the methods each
 //! route takes, and its `OPTIONS` metadata (§4.8). Pure; the Worker shell dispatches on it.
+
+use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -15,6 +17,40 @@ pub enum Route {
     OpenApi,
     /// `GET /`: the demo page (root only).
     Demo,
+}
+
+/// How a route is served, with the routes of each kind as their own type, so that the edge
+/// dispatches on each kind with a total match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Served without configuration or input: stays readable while the configuration is broken.
+    Document(Document),
+    /// Authenticated with a Bearer access token before the method is checked (§2.4).
+    Protected(Protected),
+    /// No authentication.
+    Public(Public),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    OpenApi,
+    Demo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protected {
+    Dashboard,
+    TokenBlacklistAll,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Public {
+    Register,
+    Token,
+    TokenRefresh,
+    TokenVerify,
+    TokenBlacklist,
+    Jwks,
 }
 
 /// Every route, for tests and documentation.
@@ -72,10 +108,50 @@ pub fn resolve(path: &str) -> Option<Route> {
     })
 }
 
-const COMMON_METADATA: &str = r#""renders":["application/json"],"parses":["application/json","application/x-www-form-urlencoded","multipart/form-data"]"#;
+/// DRF's `SimpleMetadata` document (docs/contract.md §4.8), members in DRF's order.
+#[derive(Serialize)]
+struct Metadata {
+    name: &'static str,
+    description: &'static str,
+    renders: [&'static str; 1],
+    parses: [&'static str; 3],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actions: Option<Actions>,
+}
+
+#[derive(Serialize)]
+struct Actions {
+    #[serde(rename = "POST")]
+    post: Ordered<FieldMetadata>,
+}
+
+#[derive(Serialize)]
+struct FieldMetadata {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    required: bool,
+    read_only: bool,
+    label: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_length: Option<u32>,
+}
+
+/// A JSON object whose members keep their order.
+struct Ordered<T>(Vec<(&'static str, T)>);
+
+impl<T: Serialize> Serialize for Ordered<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
 
 impl Route {
-    /// The `Allow` header (API.md §2.1).
+    /// The `Allow` header (docs/contract.md §2.1).
     pub fn allow(self) -> &'static str {
         match self {
             Self::Dashboard => "GET, POST, OPTIONS",
@@ -89,74 +165,100 @@ impl Route {
         self.allow().split(", ").any(|m| m == method)
     }
 
-    /// Routes that authenticate with a Bearer access token before anything else (§2.4).
-    pub fn needs_bearer(self) -> bool {
-        matches!(self, Self::Dashboard | Self::TokenBlacklistAll)
+    /// How the route is served.
+    pub fn kind(self) -> Kind {
+        match self {
+            Self::OpenApi => Kind::Document(Document::OpenApi),
+            Self::Demo => Kind::Document(Document::Demo),
+            Self::Dashboard => Kind::Protected(Protected::Dashboard),
+            Self::TokenBlacklistAll => Kind::Protected(Protected::TokenBlacklistAll),
+            Self::Register => Kind::Public(Public::Register),
+            Self::Token => Kind::Public(Public::Token),
+            Self::TokenRefresh => Kind::Public(Public::TokenRefresh),
+            Self::TokenVerify => Kind::Public(Public::TokenVerify),
+            Self::TokenBlacklist => Kind::Public(Public::TokenBlacklist),
+            Self::Jwks => Kind::Public(Public::Jwks),
+        }
     }
 
-    /// The body of a non-preflight `OPTIONS` (DRF's `SimpleMetadata`, API.md §4.8).
+    /// The body of a non-preflight `OPTIONS` (DRF's `SimpleMetadata`, docs/contract.md §4.8).
     pub fn metadata(self) -> String {
-        let field = |name: &str, kind: &str, label: &str, max: Option<u32>| {
-            let max = max
-                .map(|n| format!(r#","max_length":{n}"#))
-                .unwrap_or_default();
-            format!(
-                r#""{name}":{{"type":"{kind}","required":true,"read_only":false,"label":"{label}"{max}}}"#
-            )
+        let field = |name, kind, label, max_length| {
+            let field = FieldMetadata {
+                kind,
+                required: true,
+                read_only: false,
+                label,
+                max_length,
+            };
+            (name, field)
         };
-        let (name, description, actions): (&str, &str, Option<String>) = match self {
+        let (name, description, fields) = match self {
             Self::Register => (
                 "Register",
                 "",
-                Some(
-                    [
-                        field("email", "email", "Email", Some(254)),
-                        field("username", "string", "Username", Some(100)),
-                        field("password", "string", "Password", Some(4096)),
-                        field("password2", "string", "Password2", Some(4096)),
-                    ]
-                    .join(","),
-                ),
+                vec![
+                    field("email", "email", "Email", Some(254)),
+                    field("username", "string", "Username", Some(100)),
+                    field("password", "string", "Password", Some(4096)),
+                    field("password2", "string", "Password2", Some(4096)),
+                ],
             ),
             Self::Token => (
                 "My Token Obtain Pair",
                 "",
-                Some(
-                    [
-                        field("email", "string", "Email", None),
-                        field("password", "string", "Password", Some(4096)),
-                    ]
-                    .join(","),
-                ),
+                vec![
+                    field("email", "string", "Email", None),
+                    field("password", "string", "Password", Some(4096)),
+                ],
             ),
             Self::TokenRefresh => (
                 "Token Refresh",
-                r"Takes a refresh type JSON web token and returns an access type JSON web\ntoken if the refresh token is valid.",
-                Some(format!(
-                    r#"{},"access":{{"type":"string","required":false,"read_only":true,"label":"Access"}}"#,
-                    field("refresh", "string", "Refresh", None)
-                )),
+                "Takes a refresh type JSON web token and returns an access type JSON web\ntoken if the refresh token is valid.",
+                vec![
+                    field("refresh", "string", "Refresh", None),
+                    (
+                        "access",
+                        FieldMetadata {
+                            kind: "string",
+                            required: false,
+                            read_only: true,
+                            label: "Access",
+                            max_length: None,
+                        },
+                    ),
+                ],
             ),
             Self::TokenVerify => (
                 "Token Verify",
                 "Takes a token and indicates if it is valid.",
-                Some(field("token", "string", "Token", None)),
+                vec![field("token", "string", "Token", None)],
             ),
             Self::TokenBlacklist => (
                 "Token Blacklist",
                 "Takes a token and blacklists it.",
-                Some(field("refresh", "string", "Refresh", None)),
+                vec![field("refresh", "string", "Refresh", None)],
             ),
-            Self::TokenBlacklistAll => ("Token Blacklist All", "", None),
-            Self::Dashboard => ("Dashboard", "", None),
-            Self::Jwks => ("JWKS", "", None),
-            Self::OpenApi => ("OpenAPI", "", None),
-            Self::Demo => ("Demo", "", None),
+            Self::TokenBlacklistAll => ("Token Blacklist All", "", vec![]),
+            Self::Dashboard => ("Dashboard", "", vec![]),
+            Self::Jwks => ("JWKS", "", vec![]),
+            Self::OpenApi => ("OpenAPI", "", vec![]),
+            Self::Demo => ("Demo", "", vec![]),
         };
-        let actions = actions
-            .map(|a| format!(r#","actions":{{"POST":{{{a}}}}}"#))
-            .unwrap_or_default();
-        format!(r#"{{"name":"{name}","description":"{description}",{COMMON_METADATA}{actions}}}"#)
+        let metadata = Metadata {
+            name,
+            description,
+            renders: ["application/json"],
+            parses: [
+                "application/json",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+            ],
+            actions: (!fields.is_empty()).then_some(Actions {
+                post: Ordered(fields),
+            }),
+        };
+        crate::contract::reply::to_json(&metadata)
     }
 }
 

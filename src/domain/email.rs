@@ -1,4 +1,4 @@
-//! Django 4.2's `EmailValidator`, as API.md §4.1 states it: at most 320 characters, split at
+//! Django 4.2's `EmailValidator`, as docs/contract.md §4.1 states it: at most 320 characters, split at
 //! the last `@`, an ASCII dot-atom or quoted local part, and a domain that is `localhost`, a
 //! host name (tested in IDNA/punycode form when it is not ASCII) or an IP address literal.
 

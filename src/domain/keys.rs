@@ -2,7 +2,7 @@
 //! (RFC 7638 thumbprints), the published JWKS, and new-key generation for `make keygen`.
 //!
 //! The secret is a JSON array of private OKP JWKs `{"kty":"OKP","crv":"Ed25519","x":…,"d":…}`.
-//! Every listed key is published and accepted; one of them signs (API.md §3.3). Errors say
+//! Every listed key is published and accepted; one of them signs (docs/contract.md §3.3). Errors say
 //! what is wrong and how to fix it, and never repeat any part of the secret.
 
 use core::fmt;
@@ -10,10 +10,51 @@ use core::fmt;
 use base64ct::{Base64UrlUnpadded, Encoding};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use jwt_compact::jwk::JsonWebKey;
+use serde::Serialize;
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::secret::Secret;
+use crate::domain::secret::Secret;
+
+/// The JWS header of every token this key signs, in the contract's member order.
+#[derive(Serialize)]
+struct Header<'a> {
+    typ: &'static str,
+    alg: &'static str,
+    kid: &'a str,
+}
+
+/// A public JWK (RFC 8037) as the JWKS publishes it, in the contract's member order.
+#[derive(Serialize)]
+pub struct PublicJwk<'a> {
+    kty: &'static str,
+    crv: &'static str,
+    x: String,
+    kid: &'a str,
+    alg: &'static str,
+    #[serde(rename = "use")]
+    use_: &'static str,
+}
+
+/// The JWK Set of `/.well-known/jwks.json`.
+#[derive(Serialize)]
+pub struct Jwks<'a> {
+    keys: Vec<PublicJwk<'a>>,
+}
+
+/// A private JWK as `JWT_SIGNING_KEYS` lists it.
+#[derive(Serialize)]
+struct PrivateJwk {
+    kty: &'static str,
+    crv: &'static str,
+    x: String,
+    #[serde(serialize_with = "expose")]
+    d: Secret,
+}
+
+fn expose<S: serde::Serializer>(secret: &Secret, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose())
+}
 
 pub const SECRET_NAME: &str = "JWT_SIGNING_KEYS";
 const FIX: &str = "generate a key with `make keygen` and set it with \
@@ -40,9 +81,14 @@ impl Key {
     pub fn from_signing_key(signing: SigningKey) -> Self {
         let verifying = signing.verifying_key();
         let kid = thumbprint(&verifying);
-        let header = format!(r#"{{"typ":"JWT","alg":"EdDSA","kid":"{kid}"}}"#);
+        let header = serde_json::to_vec(&Header {
+            typ: "JWT",
+            alg: "EdDSA",
+            kid: &kid,
+        })
+        .unwrap_or_default();
         Self {
-            encoded_header: Base64UrlUnpadded::encode_string(header.as_bytes()),
+            encoded_header: Base64UrlUnpadded::encode_string(&header),
             kid,
             signing,
             verifying,
@@ -53,28 +99,33 @@ impl Key {
         &self.signing
     }
 
-    /// The public JWK as published in the JWKS (API.md §3.3), members in that order.
-    pub fn public_jwk(&self) -> String {
-        let x = Base64UrlUnpadded::encode_string(self.verifying.as_bytes());
-        format!(
-            r#"{{"kty":"OKP","crv":"Ed25519","x":"{x}","kid":"{}","alg":"EdDSA","use":"sig"}}"#,
-            self.kid
-        )
+    /// The public JWK as published in the JWKS (docs/contract.md §3.3), members in that order.
+    pub fn public_jwk(&self) -> PublicJwk<'_> {
+        PublicJwk {
+            kty: "OKP",
+            crv: "Ed25519",
+            x: Base64UrlUnpadded::encode_string(self.verifying.as_bytes()),
+            kid: &self.kid,
+            alg: "EdDSA",
+            use_: "sig",
+        }
     }
 
     /// The private JWK, the form `JWT_SIGNING_KEYS` lists.
     pub fn private_jwk(&self) -> Secret {
-        let x = Base64UrlUnpadded::encode_string(self.verifying.as_bytes());
-        let d = Base64UrlUnpadded::encode_string(self.signing.as_bytes());
-        Secret::new(format!(
-            r#"{{"kty":"OKP","crv":"Ed25519","x":"{x}","d":"{d}"}}"#
-        ))
+        let jwk = PrivateJwk {
+            kty: "OKP",
+            crv: "Ed25519",
+            x: Base64UrlUnpadded::encode_string(self.verifying.as_bytes()),
+            d: Secret::new(Base64UrlUnpadded::encode_string(self.signing.as_bytes())),
+        };
+        Secret::new(serde_json::to_string(&jwk).unwrap_or_default())
     }
 
     /// A fresh random key.
     pub fn generate() -> Self {
         let mut seed = [0u8; 32];
-        crate::random::fill(&mut seed);
+        crate::domain::random::fill(&mut seed);
         Self::from_signing_key(SigningKey::from_bytes(&seed))
     }
 }
@@ -187,9 +238,10 @@ impl Keyring {
     }
 
     /// `{"keys":[…]}`: every key, the signing key first, public members only.
-    pub fn jwks_json(&self) -> String {
-        let keys: Vec<String> = self.keys.iter().map(Key::public_jwk).collect();
-        format!(r#"{{"keys":[{}]}}"#, keys.join(","))
+    pub fn jwks(&self) -> Jwks<'_> {
+        Jwks {
+            keys: self.keys.iter().map(Key::public_jwk).collect(),
+        }
     }
 }
 
@@ -271,12 +323,14 @@ mod tests {
     fn jwks_publishes_public_members_only() {
         let keys = Keyring::parse(Some(&Secret::new(rfc_key_json())), None).unwrap();
         assert_eq!(
-            keys.jwks_json(),
+            serde_json::to_string(&keys.jwks()).unwrap(),
             format!(
                 r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","x":"{RFC_8037_X}","kid":"kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k","alg":"EdDSA","use":"sig"}}]}}"#
             )
         );
-        assert!(!keys.jwks_json().contains(RFC_8037_D));
+        assert!(!serde_json::to_string(&keys.jwks())
+            .unwrap()
+            .contains(RFC_8037_D));
     }
 
     #[test]
@@ -290,7 +344,10 @@ mod tests {
         let keys = Keyring::parse(Some(&secret), Some(&b.kid)).unwrap();
         assert_eq!(keys.signing().kid, b.kid);
         assert!(keys.find(&a.kid).is_some());
-        assert!(keys.jwks_json().find(&b.kid) < keys.jwks_json().find(&a.kid));
+        assert!(
+            serde_json::to_string(&keys.jwks()).unwrap().find(&b.kid)
+                < serde_json::to_string(&keys.jwks()).unwrap().find(&a.kid)
+        );
         let default = Keyring::parse(Some(&secret), None).unwrap();
         assert_eq!(default.signing().kid, a.kid);
     }

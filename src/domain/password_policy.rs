@@ -1,8 +1,8 @@
-//! Django's four default password validators (API.md §4.1), with their exact messages and in
+//! Django's four default password validators (docs/contract.md §4.1), with their exact messages and in
 //! their order: similarity to the username and e-mail, minimum length, the 20 000 common
 //! passwords of Django 4.2, entirely numeric.
 
-use crate::body::char_len;
+use super::text::{char_len, python_strip};
 
 pub const TOO_SHORT: &str = "This password is too short. It must contain at least 8 characters.";
 pub const TOO_COMMON: &str = "This password is too common.";
@@ -107,7 +107,7 @@ static COMMON_INDEX: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/common_pa
 /// first word of each block, then a scan of one block.
 pub fn is_common(password: &str) -> bool {
     let lowered = password.to_lowercase();
-    let wanted = crate::body::python_strip(&lowered).as_bytes();
+    let wanted = python_strip(&lowered).as_bytes();
     let block_start = |block: usize| -> usize {
         let at = block * 4;
         u32::from_le_bytes([

@@ -11,7 +11,7 @@ use base64ct::{Base64, Encoding};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::secret::Secret;
+use crate::domain::secret::Secret;
 
 const ALGORITHM: &str = "pbkdf2_sha256";
 const SALT_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -94,6 +94,8 @@ pub fn burn(password: &Secret, iterations: u32) {
 /// precomputed from the key, with `sha2`'s compression function and no buffering or padding
 /// logic in the loop. The result equals the `pbkdf2` crate's (tested).
 fn pbkdf2_sha256(password: &Secret, salt: &str, iterations: u32) -> [u8; 32] {
+    #[cfg(test)]
+    HASHINGS.with(|count| count.set(count.get() + 1));
     use hmac::{Mac, SimpleHmac};
     use sha2::digest::generic_array::GenericArray;
     use sha2::Digest;
@@ -157,7 +159,7 @@ fn random_salt() -> String {
     let mut salt = String::with_capacity(SALT_LENGTH);
     let mut buffer = [0u8; 64];
     while salt.len() < SALT_LENGTH {
-        crate::random::fill(&mut buffer);
+        crate::domain::random::fill(&mut buffer);
         for byte in buffer {
             if salt.len() < SALT_LENGTH && byte < 248 {
                 salt.push(SALT_ALPHABET[usize::from(byte) % SALT_ALPHABET.len()] as char);
@@ -165,6 +167,18 @@ fn random_salt() -> String {
         }
     }
     salt
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many PBKDF2 hashings this thread did: the flow tests count the work of a login.
+    static HASHINGS: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+}
+
+/// How many PBKDF2 hashings this thread has done so far.
+#[cfg(test)]
+pub fn hashings() -> u32 {
+    HASHINGS.with(core::cell::Cell::get)
 }
 
 #[cfg(test)]

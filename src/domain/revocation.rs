@@ -1,4 +1,4 @@
-//! The refresh-token denylist policy (API.md §5): what is written to KV for a revoked `jti`,
+//! The refresh-token denylist policy (docs/contract.md §5): what is written to KV for a revoked `jti`,
 //! for how long, and when presenting a used refresh token counts as theft.
 //!
 //! KV is the fast, edge-cached answer to "is this jti revoked?"; it is eventually consistent

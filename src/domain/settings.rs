@@ -1,10 +1,10 @@
-//! Typed settings read from the Worker's `[vars]` (API.md §9). Pure: the caller supplies a
+//! Typed settings read from the Worker's `[vars]` (docs/contract.md §9). Pure: the caller supplies a
 //! lookup function, so the parsing is tested natively. An unset or empty variable takes its
 //! default; a malformed one is an error naming the variable, the value and what it accepts.
 
 use core::fmt;
 
-/// Every tunable of the service, with the defaults of API.md §9 and the Django seed.
+/// Every tunable of the service, with the defaults of docs/contract.md §9 and the Django seed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// `ROTATE_REFRESH_TOKENS`: single-use refresh tokens with reuse detection. Defaults to `true`.

@@ -1,4 +1,4 @@
-//! Failed-login throttling (API.md §6): two buckets per login attempt, counted exactly.
+//! Failed-login throttling (docs/contract.md §6): two buckets per login attempt, counted exactly.
 //!
 //! - account: client IP + trimmed, ASCII-lower-cased e-mail, `LOGIN_THROTTLE_ACCOUNT_FAILURES`;
 //! - client: client IP alone, `LOGIN_THROTTLE_CLIENT_FAILURES`.
@@ -8,13 +8,16 @@
 //! of concurrent guesses cannot all slip past the check); a full bucket refuses the attempt,
 //! a success gives its reservation back, a failure keeps it.
 
-use crate::settings::Settings;
+use crate::domain::settings::Settings;
 
 /// The client IP used when `CF-Connecting-IP` is absent (only outside Cloudflare's edge).
 pub const UNKNOWN_CLIENT: &str = "unknown";
 
 /// The two bucket keys of a login attempt, account first.
-pub fn buckets(client_ip: Option<&str>, email: &str) -> [String; 2] {
+pub type Buckets = [String; 2];
+
+/// The buckets of an attempt from `client_ip` (`None`: no address known) for `email`.
+pub fn buckets(client_ip: Option<&str>, email: &str) -> Buckets {
     let ip = client_ip
         .map(str::trim)
         .filter(|ip| !ip.is_empty())

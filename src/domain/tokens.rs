@@ -1,4 +1,4 @@
-//! Access and refresh tokens (API.md §3): issuing them and validating what clients present.
+//! Access and refresh tokens (docs/contract.md §3): issuing them and validating what clients present.
 //!
 //! Compact JWS signed with Ed25519 (`alg: "EdDSA"`, RFC 8037) through jwt-compact. The header
 //! and claims are written here, in the contract's member order (`typ, alg, kid`;
@@ -12,8 +12,8 @@ use jwt_compact::{Algorithm, AlgorithmExt, UntrustedToken};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::keys::Keyring;
-use crate::settings::Settings;
+use crate::domain::keys::Keyring;
+use crate::domain::settings::Settings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
@@ -37,7 +37,7 @@ impl TokenKind {
     }
 }
 
-/// Why a presented token is refused; the message is simplejwt's (API.md §3.2).
+/// Why a presented token is refused; the message is simplejwt's (docs/contract.md §3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenError {
     /// Not a well-formed EdDSA JWS of one of our keys, expired, or wrong `iss`/`aud`.
@@ -118,7 +118,7 @@ pub fn issue(
     user_id: i64,
     now: i64,
 ) -> Issued {
-    let jti = crate::random::uuid4_hex();
+    let jti = crate::domain::random::uuid4_hex();
     let exp = now.saturating_add(kind.lifetime(settings));
     let claims = OutgoingClaims {
         token_type: kind.claim(),
@@ -147,7 +147,7 @@ pub fn issue(
     }
 }
 
-/// Validates `token` as API.md §3.2 orders the checks. `expected`: the kind the endpoint
+/// Validates `token` as docs/contract.md §3.2 orders the checks. `expected`: the kind the endpoint
 /// wants, or `None` for `/token/verify/` (any kind).
 pub fn verify(
     keys: &Keyring,
@@ -215,7 +215,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::Key;
+    use crate::domain::keys::Key;
     use ed25519_dalek::SigningKey;
 
     const NOW: i64 = 1_700_000_000;

@@ -1,14 +1,17 @@
-//! The wire: turns a Worker request into a route, a method and fields, and a [`Reply`] into a
-//! Worker response. Order of checks (API.md §2.4): preflight → route → authentication →
-//! method → body size → content type and parsing → fields → business rules.
+//! The wire: turns a Workers request into a route, a method, headers and fields, and a
+//! [`Reply`] into a Workers response. Order of checks (docs/contract.md §2.4): preflight →
+//! route → authentication → method → body size → content type and parsing → fields →
+//! business rules.
 
 use futures_util::StreamExt;
 use worker::worker_sys::web_sys::Request;
 use worker::{ByteStream, Env, Headers, Response};
 
-use crate::api::{ApiError, Reply};
-use crate::body::{self, BodyError, Fields, MAX_BODY_BYTES};
-use crate::{handlers, routes};
+use super::handlers;
+use crate::contract::body::{self, BodyError, Fields, MAX_BODY_BYTES};
+use crate::contract::error::ApiError;
+use crate::contract::reply::Reply;
+use crate::contract::routes;
 
 fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
@@ -19,14 +22,17 @@ pub async fn serve(req: Request, env: &Env) -> Response {
     let method = req.method();
     let has_origin = header(&req, "Origin").is_some();
     if method == "OPTIONS" && header(&req, "Access-Control-Request-Method").is_some() {
-        return respond(Reply::preflight(has_origin).with_security_headers());
+        return respond(Reply::preflight(has_origin));
     }
     let route = routes::resolve(routes::path_of(&req.url()));
     let reply = match route {
         None => ApiError::NotFound.reply(),
         Some(route) => handlers::dispatch(route, &method, &req, env)
             .await
-            .unwrap_or_else(|e| e.reply()),
+            .unwrap_or_else(|error| {
+                super::log(&error);
+                error.reply()
+            }),
     };
     respond(reply.finish(route, has_origin, method == "HEAD"))
 }
@@ -77,15 +83,16 @@ pub async fn read_fields(req: &Request) -> Result<Fields, ApiError> {
 }
 
 fn respond(reply: Reply) -> Response {
+    let (status, content_type, names_and_values, body) = reply.into_parts();
     let headers = Headers::new();
-    let _ = headers.set("Content-Type", reply.content_type);
-    for (name, value) in &reply.headers {
+    let _ = headers.set("Content-Type", content_type);
+    for (name, value) in &names_and_values {
         let _ = headers.append(name, value);
     }
     let builder = Response::builder()
-        .with_status(reply.status)
+        .with_status(status)
         .with_headers(headers);
-    match reply.body {
+    match body {
         Some(body) => builder.fixed(body.into_bytes()),
         None => builder.empty(),
     }

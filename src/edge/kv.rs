@@ -1,45 +1,91 @@
-//! The KV denylist (binding `DENYLIST`): `jti` → [`Revocation`], expiring with the token.
-//! KV is eventually consistent: a write may reach other locations only after about 60 s.
+//! The [`Denylist`] on KV (binding `DENYLIST`): `jti` → [`Revocation`], expiring with the
+//! token. KV is eventually consistent: a write may reach other locations only after about
+//! 60 s, which is why it only ever caches what D1 decided.
+
+use std::cell::OnceCell;
+use std::future::Future;
+use std::task::Poll;
 
 use worker::kv::KvStore;
+use worker::Env;
 
-use super::{failure, StoreError};
-use crate::denylist::{kv_ttl, Revocation};
+use super::env;
+use crate::domain::revocation::{kv_ttl, Revocation};
+use crate::domain::store::{Denylist, Entry, StoreError};
 
-pub struct Denylist(pub KvStore);
-
-/// A revoked refresh token to write to the denylist.
-pub struct Entry {
-    pub jti: String,
-    pub exp: i64,
-    pub revocation: Revocation,
+/// KV, resolved from the environment on first use.
+pub struct KvDenylist<'a> {
+    env: &'a Env,
+    kv: OnceCell<Result<KvStore, StoreError>>,
 }
 
-impl Denylist {
-    pub async fn get(&self, jti: &str) -> Result<Option<Revocation>, StoreError> {
-        let value = self
-            .0
-            .get(jti)
-            .text()
+impl<'a> KvDenylist<'a> {
+    pub fn new(env: &'a Env) -> Self {
+        Self {
+            env,
+            kv: OnceCell::new(),
+        }
+    }
+
+    fn kv(&self) -> Result<&KvStore, StoreError> {
+        self.kv
+            .get_or_init(|| env::kv(self.env))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    async fn put(&self, entry: &Entry, now: i64) -> Result<(), StoreError> {
+        let failure = |e: worker::kv::KvError| {
+            StoreError::Unavailable(format!("storage failure during denylist write: {e}"))
+        };
+        self.kv()?
+            .put(&entry.jti, entry.revocation.encode())
+            .map_err(failure)?
+            .expiration_ttl(kv_ttl(entry.exp, now))
+            .execute()
             .await
-            .map_err(|e| failure("denylist read", e.into()))?;
+            .map_err(failure)
+    }
+}
+
+impl Denylist for KvDenylist<'_> {
+    async fn get(&self, jti: &str) -> Result<Option<Revocation>, StoreError> {
+        let value = self.kv()?.get(jti).text().await.map_err(|e| {
+            StoreError::Unavailable(format!("storage failure during denylist read: {e}"))
+        })?;
         Ok(value.as_deref().map(Revocation::decode))
     }
 
-    /// Writes every entry, concurrently; fails if any write fails.
-    pub async fn put_all(&self, entries: &[Entry], now: i64) -> Result<(), StoreError> {
-        let writes = entries.iter().map(|entry| async move {
-            self.0
-                .put(&entry.jti, entry.revocation.encode())
-                .map_err(|e| failure("denylist write", e.into()))?
-                .expiration_ttl(kv_ttl(entry.exp, now))
-                .execute()
-                .await
-                .map_err(|e| failure("denylist write", e.into()))
-        });
-        for result in futures_util::future::join_all(writes).await {
-            result?;
-        }
-        Ok(())
+    fn ready(&self) -> Result<(), StoreError> {
+        self.kv().map(|_| ())
+    }
+
+    /// Writes every entry concurrently. A failure is logged here, where it is swallowed: D1
+    /// already decided, and the entry's absence only costs a D1 round trip later.
+    async fn publish(&self, entries: &[Entry], now: i64) {
+        // Concurrently: every write is polled until all have finished. (futures-util's
+        // `join_all` does the same with twice the code in the module.)
+        let mut writes: Vec<_> = entries
+            .iter()
+            .map(|entry| Some(Box::pin(self.put(entry, now))))
+            .collect();
+        std::future::poll_fn(|cx| {
+            for slot in writes.iter_mut() {
+                if let Some(write) = slot {
+                    if let Poll::Ready(result) = write.as_mut().poll(cx) {
+                        if let Err(StoreError::Unavailable(cause)) = result {
+                            worker::console_error!("{cause}; D1 keeps deciding");
+                        }
+                        *slot = None;
+                    }
+                }
+            }
+            if writes.iter().all(Option::is_none) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
     }
 }

@@ -1,4 +1,4 @@
-// The OpenAPI document (src/openapi.json, API.md §1): a valid OpenAPI 3.1 document that covers
+// The OpenAPI document (src/contract/openapi.json, API.md §1): a valid OpenAPI 3.1 document that covers
 // every route of the contract, served unchanged at GET /openapi.json, and matched by the running
 // worker: schemathesis (from PyPI, in the test virtualenv) sends generated requests, valid and
 // invalid, to every operation and checks each answer's status, content type, headers and body
@@ -15,7 +15,7 @@ import { MAIN, call, loggedIn, newUser, tokensFor } from "./lib.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const python = process.env.E2E_PYTHON;
-const documentPath = path.resolve(here, "../../src/openapi.json");
+const documentPath = path.resolve(here, "../../src/contract/openapi.json");
 const document = JSON.parse(readFileSync(documentPath, "utf8"));
 const run = promisify(execFile);
 

@@ -5,11 +5,11 @@
 use std::sync::OnceLock;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use edge_auth::keys::{Key, Keyring};
-use edge_auth::passwords::PasswordHash;
-use edge_auth::secret::Secret;
-use edge_auth::settings::Settings;
-use edge_auth::tokens::{self, TokenKind};
+use edge_auth::domain::keys::{Key, Keyring};
+use edge_auth::domain::passwords::PasswordHash;
+use edge_auth::domain::secret::Secret;
+use edge_auth::domain::settings::Settings;
+use edge_auth::domain::tokens::{self, TokenKind};
 use jwt_compact::{alg::Ed25519, Algorithm};
 
 const SEED: [u8; 32] = [7; 32];

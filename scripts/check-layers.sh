@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The layer rules of ARCHITECTURE.md ("Invariants"), checked on the source text: each rule
+# prints the lines that break it and fails. Run by `make lint`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+status=0
+# forbid PATTERN MESSAGE FILE...: no FILE may contain a line matching PATTERN.
+forbid() {
+  local pattern=$1 message=$2
+  shift 2
+  if grep -nE "$pattern" "$@"; then
+    echo "check-layers: $message" >&2
+    status=1
+  fi
+}
+
+core=$(find src/domain src/contract -name '*.rs')
+outside() { find src -name '*.rs' | grep -vxF -f <(printf '%s\n' "$@"); }
+
+forbid '(^|[^a-z_])(worker|wasm_bindgen|js_sys|web_sys)::|use (worker|wasm_bindgen|js_sys|web_sys)([^a-z_]|$)' \
+  "the core (src/domain, src/contract) must not use the Workers runtime" $core
+forbid '(^|[^a-z_])env\.(var|secret|d1|kv)\(' \
+  "only src/edge/env.rs reads the environment" $(outside src/edge/env.rs)
+forbid '(^|[^A-Za-z_])(D1Database|D1DatabaseSession|D1PreparedStatement|KvStore)([^A-Za-z_]|$)' \
+  "only src/edge/d1.rs and src/edge/kv.rs talk to D1 and KV" $(outside src/edge/d1.rs src/edge/kv.rs src/edge/env.rs)
+forbid '(^|[^a-z_])Reply::new\(|[^a-z_]status: [0-9]' \
+  "statuses are chosen in src/contract/reply.rs and src/contract/error.rs only" \
+  $(outside src/contract/reply.rs src/contract/error.rs)
+exit $status

@@ -1,0 +1,21 @@
+//! The domain: every decision of the service, pure. No HTTP, no storage engine, no clock:
+//! input, settings, keys and `now` come in; storage is reached through the traits of
+//! [`store`]. Compiled and tested natively, with an in-memory store and a fixed clock.
+
+pub mod accounts;
+pub mod email;
+pub mod keys;
+pub mod password_policy;
+pub mod passwords;
+pub mod random;
+pub mod revocation;
+pub mod secret;
+pub mod sessions;
+pub mod settings;
+pub mod store;
+pub mod text;
+pub mod throttle;
+pub mod tokens;
+
+#[cfg(test)]
+mod memory;

@@ -1,0 +1,301 @@
+//! Sessions: login, refresh (rotation and theft detection), verify, logout, logout
+//! everywhere and the cleanup rule (docs/contract.md §4.2–§4.6, §5, §6). Every decision is here, over
+//! the [`Store`] and [`Denylist`] traits; the edge only reads input and maps outcomes.
+//!
+//! A session is a *family* of refresh tokens: the first is issued by a login, each rotation
+//! issues its successor in the same family. The store decides single use and revocation
+//! atomically; the denylist only ever learns of what the store committed.
+
+use super::keys::Keyring;
+use super::passwords::{self, PasswordHash};
+use super::revocation::{self, is_theft, Revocation};
+use super::secret::Secret;
+use super::settings::Settings;
+use super::store::{
+    Cleaned, Denylist, Entry, LoginRecord, Presented, RevokedToken, Store, StoreError,
+};
+use super::throttle;
+use super::tokens::{self, Issued, TokenError, TokenKind, Verified};
+
+/// What every session decision needs besides storage and input.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub settings: &'a Settings,
+    pub keys: &'a Keyring,
+    /// Epoch seconds, read once per request by the caller.
+    pub now: i64,
+}
+
+/// The login form's content.
+#[derive(Debug)]
+pub struct Credentials {
+    pub email: String,
+    pub password: Secret,
+}
+
+/// Why a session request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionError {
+    /// Wrong password, unknown e-mail or inactive user: indistinguishable.
+    BadCredentials,
+    /// Login throttled; seconds until the fullest bucket's window ends (≥ 1).
+    Throttled(i64),
+    /// The presented token failed validation, or is used or revoked.
+    Token(TokenError),
+    /// A used refresh token presented `seconds_after_use` after its rotation, beyond the grace
+    /// window: its family was revoked. Answered as a blacklisted token; a theft signal.
+    Reused {
+        seconds_after_use: i64,
+    },
+    /// The refresh token's user is deleted or inactive.
+    NoActiveAccount,
+    Store(StoreError),
+}
+
+impl From<StoreError> for SessionError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+/// The answer of a successful login.
+#[derive(Debug)]
+pub struct LoggedIn {
+    pub refresh: Issued,
+    pub access: Issued,
+}
+
+/// The answer of a successful refresh: `refresh` is the successor when rotating.
+#[derive(Debug)]
+pub struct Refreshed {
+    pub access: Issued,
+    pub refresh: Option<Issued>,
+}
+
+/// Login (`/token/`, docs/contract.md §4.2, §6). A failure is reserved in the account and client
+/// buckets before any hashing, in the same round trip as the user lookup, and given back
+/// unless the attempt fails; a full bucket refuses without hashing. Otherwise exactly one
+/// password hashing happens whether or not the user exists, so timing reveals nothing.
+pub async fn login<S: Store>(
+    ctx: &Context<'_>,
+    store: &S,
+    credentials: &Credentials,
+    client_ip: Option<&str>,
+) -> Result<LoggedIn, SessionError> {
+    let settings = ctx.settings;
+    let buckets = throttle::buckets(client_ip, &credentials.email);
+    let ([account, client], user) = store
+        .begin_login(
+            &buckets,
+            settings.throttle_window_seconds,
+            ctx.now,
+            &credentials.email,
+        )
+        .await?;
+    if let Some(wait) = throttle::refusal(settings, account, client, ctx.now) {
+        store.release_failures(&buckets).await?;
+        return Err(SessionError::Throttled(wait));
+    }
+    let iterations = settings.pbkdf2_iterations;
+    let user = match user {
+        Some(user) => {
+            let matches = user.password.verify(&credentials.password, iterations);
+            (matches && user.is_active).then_some(user)
+        }
+        None => {
+            passwords::burn(&credentials.password, iterations);
+            None
+        }
+    };
+    let user = user.ok_or(SessionError::BadCredentials)?;
+    let refresh = tokens::issue(ctx.keys, settings, TokenKind::Refresh, user.id, ctx.now);
+    let access = tokens::issue(ctx.keys, settings, TokenKind::Access, user.id, ctx.now);
+    // Django's rule: a hash made with another iteration count is replaced on login.
+    let rehash = (user.password.iterations() != Some(iterations))
+        .then(|| PasswordHash::new(&credentials.password, iterations));
+    let record = LoginRecord {
+        user: &user,
+        refresh: &refresh,
+        buckets: &buckets,
+        stamp_last_login: settings.update_last_login,
+        rehash: rehash.as_ref(),
+    };
+    if let Err(error) = store.record_login(&record).await {
+        // Not a failed login: give the reservation back if storage lets us.
+        let _ = store.release_failures(&buckets).await;
+        return Err(error.into());
+    }
+    Ok(LoggedIn { refresh, access })
+}
+
+/// Refresh (`/token/refresh/`, docs/contract.md §4.3, §5). With rotation, of any number of concurrent
+/// refreshes of one token exactly one gets a successor; presenting a used token again within
+/// the grace window is refused without consequence (a retry or a race), after it revokes the
+/// whole family (a theft signal). A token the store has never seen is adopted as the first
+/// of its own family. Without rotation, a live token of an active user gets an access token.
+pub async fn refresh<S: Store, D: Denylist>(
+    ctx: &Context<'_>,
+    store: &S,
+    denylist: &D,
+    token: &str,
+) -> Result<Refreshed, SessionError> {
+    let settings = ctx.settings;
+    let claims = verify_refresh(ctx, token)?;
+    let grace = settings.refresh_reuse_grace_seconds;
+    // Fast rejection from the edge cache; only the store decides that a token is usable.
+    let cached = denylist.get(&claims.jti).await?;
+    match cached {
+        Some(Revocation::Revoked) => return Err(SessionError::Token(TokenError::Blacklisted)),
+        Some(Revocation::Used { at }) if !is_theft(at, ctx.now, grace) => {
+            return Err(SessionError::Token(TokenError::Blacklisted))
+        }
+        _ => {}
+    }
+    let user_id = claims.user_id.ok_or(SessionError::NoActiveAccount)?;
+    let presented = Presented::new(&claims, user_id);
+    let access = || tokens::issue(ctx.keys, settings, TokenKind::Access, user_id, ctx.now);
+    if settings.rotate_refresh_tokens && cached.is_none() {
+        let successor = tokens::issue(ctx.keys, settings, TokenKind::Refresh, user_id, ctx.now);
+        if store.rotate(presented, &successor, ctx.now).await? {
+            let used = Entry {
+                jti: claims.jti.clone(),
+                exp: claims.exp,
+                revocation: Revocation::Used { at: ctx.now },
+            };
+            denylist.publish(&[used], ctx.now).await;
+            return Ok(Refreshed {
+                access: access(),
+                refresh: Some(successor),
+            });
+        }
+    }
+    // Not rotated: find out why, in the contract's order (denylist, then the user).
+    let state = store.token_state(presented).await?;
+    if state.revoked_at.is_some() {
+        return Err(SessionError::Token(TokenError::Blacklisted));
+    }
+    if let Some(used_at) = state.used_at {
+        if is_theft(used_at, ctx.now, grace) {
+            let revoked = store.revoke_family(&state.family, ctx.now).await?;
+            publish_revoked(denylist, revoked, ctx.now).await;
+            return Err(SessionError::Reused {
+                seconds_after_use: ctx.now - used_at,
+            });
+        }
+        return Err(SessionError::Token(TokenError::Blacklisted));
+    }
+    if state.active != Some(true) {
+        return Err(SessionError::NoActiveAccount);
+    }
+    if settings.rotate_refresh_tokens {
+        // Live, active and yet not rotated: the row changed between the two operations.
+        return Err(StoreError::Unavailable(
+            "storage failure during rotation: the token changed between rotation and its state read"
+                .to_owned(),
+        )
+        .into());
+    }
+    Ok(Refreshed {
+        access: access(),
+        refresh: None,
+    })
+}
+
+/// Verify (`/token/verify/`, docs/contract.md §4.4): any valid token; a refresh token also must not be
+/// on the denylist. An access token costs no storage at all.
+pub async fn verify<D: Denylist>(
+    ctx: &Context<'_>,
+    denylist: &D,
+    token: &str,
+) -> Result<(), SessionError> {
+    let claims = tokens::verify(ctx.keys, ctx.settings, token, None, ctx.now)
+        .map_err(SessionError::Token)?;
+    if claims.kind == Some(TokenKind::Refresh) && denylist.get(&claims.jti).await?.is_some() {
+        return Err(SessionError::Token(TokenError::Blacklisted));
+    }
+    Ok(())
+}
+
+/// Logout of one login (`/token/blacklist/`, docs/contract.md §4.5): revokes the token and its whole
+/// family. Refused as blacklisted when the token itself was already used or revoked (the
+/// family is revoked all the same).
+pub async fn logout<S: Store, D: Denylist>(
+    ctx: &Context<'_>,
+    store: &S,
+    denylist: &D,
+    token: &str,
+) -> Result<(), SessionError> {
+    let claims = verify_refresh(ctx, token)?;
+    denylist.ready()?;
+    let presented = Presented::new(&claims, claims.user_id.unwrap_or(0));
+    let (was_live, revoked) = store.revoke_login(presented, ctx.now).await?;
+    publish_revoked(denylist, revoked, ctx.now).await;
+    if was_live {
+        Ok(())
+    } else {
+        Err(SessionError::Token(TokenError::Blacklisted))
+    }
+}
+
+/// Logout everywhere (`/token/blacklist/all/`, docs/contract.md §4.6): revokes every refresh token of
+/// the authenticated user.
+pub async fn logout_everywhere<S: Store, D: Denylist>(
+    store: &S,
+    denylist: &D,
+    user_id: i64,
+    now: i64,
+) -> Result<(), SessionError> {
+    denylist.ready()?;
+    let revoked = store.revoke_user(user_id, now).await?;
+    publish_revoked(denylist, revoked, now).await;
+    Ok(())
+}
+
+/// The scheduled cleanup: refresh-token rows an hour past their expiry (see
+/// [`revocation::CLEANUP_MARGIN_SECONDS`]) and ended throttle windows. The denylist cleans
+/// itself: every entry expires with its token.
+pub async fn cleanup<S: Store>(
+    store: &S,
+    settings: &Settings,
+    now: i64,
+) -> Result<Cleaned, StoreError> {
+    store
+        .delete_expired(
+            revocation::cleanup_cutoff(now),
+            settings.throttle_window_seconds,
+            now,
+        )
+        .await
+}
+
+fn verify_refresh(ctx: &Context<'_>, token: &str) -> Result<Verified, SessionError> {
+    tokens::verify(
+        ctx.keys,
+        ctx.settings,
+        token,
+        Some(TokenKind::Refresh),
+        ctx.now,
+    )
+    .map_err(SessionError::Token)
+}
+
+/// Publishes what the store just revoked. Used tokens are on the denylist already, since
+/// their rotation.
+async fn publish_revoked<D: Denylist>(denylist: &D, revoked: Vec<RevokedToken>, now: i64) {
+    let entries: Vec<Entry> = revoked
+        .into_iter()
+        .filter(|token| token.used_at.is_none())
+        .map(|token| Entry {
+            jti: token.jti,
+            exp: token.expires_at,
+            revocation: Revocation::Revoked,
+        })
+        .collect();
+    if !entries.is_empty() {
+        denylist.publish(&entries, now).await;
+    }
+}
+
+#[cfg(test)]
+#[path = "sessions_tests.rs"]
+mod tests;

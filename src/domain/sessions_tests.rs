@@ -1,0 +1,526 @@
+//! The session decisions over the in-memory store, with a fixed clock.
+
+use ed25519_dalek::SigningKey;
+
+use super::*;
+use crate::domain::accounts::User;
+use crate::domain::keys::Key;
+use crate::domain::memory::{race, run, MemoryDenylist, MemoryStore};
+use crate::domain::passwords::hashings;
+
+const NOW: i64 = 1_800_000_000;
+/// Low, so the tests are fast; every hash in them uses it unless a test says otherwise.
+const ITERATIONS: u32 = 1_000;
+const EMAIL: &str = "ann@example.com";
+const PASSWORD: &str = "x7#Lq9!vRt2m";
+
+struct World {
+    settings: Settings,
+    keys: Keyring,
+    store: MemoryStore,
+    denylist: MemoryDenylist,
+}
+
+impl World {
+    fn new() -> Self {
+        Self::with(Settings {
+            pbkdf2_iterations: ITERATIONS,
+            ..Settings::default()
+        })
+    }
+
+    fn with(settings: Settings) -> Self {
+        let world = Self {
+            settings,
+            keys: Keyring::from_keys(vec![Key::from_signing_key(SigningKey::from_bytes(
+                &[7; 32],
+            ))]),
+            store: MemoryStore::default(),
+            denylist: MemoryDenylist::default(),
+        };
+        world.store.add_user(
+            EMAIL,
+            User {
+                id: 1,
+                username: "ann".into(),
+                password: PasswordHash::new(&Secret::new(PASSWORD), ITERATIONS),
+                is_active: true,
+            },
+        );
+        world
+    }
+
+    fn at(&self, now: i64) -> Context<'_> {
+        Context {
+            settings: &self.settings,
+            keys: &self.keys,
+            now,
+        }
+    }
+
+    fn login_as(&self, email: &str, password: &str, now: i64) -> Result<LoggedIn, SessionError> {
+        let credentials = Credentials {
+            email: email.into(),
+            password: Secret::new(password),
+        };
+        run(login(
+            &self.at(now),
+            &self.store,
+            &credentials,
+            Some("203.0.113.9"),
+        ))
+    }
+
+    fn login(&self) -> LoggedIn {
+        self.login_as(EMAIL, PASSWORD, NOW).expect("login")
+    }
+
+    fn refresh(&self, token: &str, now: i64) -> Result<Refreshed, SessionError> {
+        run(refresh(&self.at(now), &self.store, &self.denylist, token))
+    }
+
+    fn forget_calls(&self) {
+        self.store.calls.borrow_mut().clear();
+        self.denylist.calls.borrow_mut().clear();
+    }
+
+    fn calls(&self) -> Vec<&'static str> {
+        let mut calls = self.store.calls();
+        calls.extend(self.denylist.calls.borrow().iter());
+        calls
+    }
+}
+
+const BLACKLISTED: SessionError = SessionError::Token(TokenError::Blacklisted);
+
+#[test]
+fn twenty_concurrent_refreshes_of_one_token_have_exactly_one_winner() {
+    let world = World::new();
+    let token = world.login().refresh.encoded;
+    let ctx = world.at(NOW + 5);
+    let outcomes = race(
+        (0..20)
+            .map(|_| refresh(&ctx, &world.store, &world.denylist, &token))
+            .collect(),
+    );
+    let winners = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(winners, 1);
+    assert!(outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().err())
+        .all(|e| *e == BLACKLISTED));
+    // The losers were inside the grace window: the winner's successor still works.
+    let successor = outcomes
+        .into_iter()
+        .find_map(Result::ok)
+        .and_then(|r| r.refresh)
+        .expect("a successor");
+    assert!(world.refresh(&successor.encoded, NOW + 6).is_ok());
+}
+
+#[test]
+fn a_rotation_marks_the_token_used_and_records_its_successor_in_the_family() {
+    let world = World::new();
+    let first = world.login().refresh;
+    let successor = world
+        .refresh(&first.encoded, NOW + 1)
+        .unwrap()
+        .refresh
+        .unwrap();
+    let row = world.store.token(&first.jti).unwrap();
+    assert_eq!(
+        (row.used_at, row.successor.as_deref()),
+        (Some(NOW + 1), Some(successor.jti.as_str()))
+    );
+    assert_eq!(world.store.token(&successor.jti).unwrap().family, first.jti);
+    assert_eq!(
+        world.denylist.entries.borrow().get(&first.jti),
+        Some(&Revocation::Used { at: NOW + 1 })
+    );
+}
+
+#[test]
+fn reuse_inside_the_grace_window_is_refused_without_revoking_the_family() {
+    let world = World::new();
+    let first = world.login().refresh;
+    let successor = world.refresh(&first.encoded, NOW).unwrap().refresh.unwrap();
+    // The denylist has not caught up (another location): the store decides.
+    world.denylist.entries.borrow_mut().clear();
+    assert_eq!(
+        world.refresh(&first.encoded, NOW + 10).unwrap_err(),
+        BLACKLISTED
+    );
+    assert_eq!(world.store.token(&successor.jti).unwrap().revoked_at, None);
+    assert!(world.refresh(&successor.encoded, NOW + 10).is_ok());
+}
+
+#[test]
+fn reuse_after_the_grace_window_revokes_the_family() {
+    let world = World::new();
+    let first = world.login().refresh;
+    let successor = world.refresh(&first.encoded, NOW).unwrap().refresh.unwrap();
+    assert_eq!(
+        world.refresh(&first.encoded, NOW + 11).unwrap_err(),
+        SessionError::Reused {
+            seconds_after_use: 11
+        }
+    );
+    assert_eq!(
+        world.store.token(&successor.jti).unwrap().revoked_at,
+        Some(NOW + 11)
+    );
+    assert_eq!(
+        world.denylist.entries.borrow().get(&successor.jti),
+        Some(&Revocation::Revoked)
+    );
+    assert_eq!(
+        world.refresh(&successor.encoded, NOW + 12).unwrap_err(),
+        BLACKLISTED
+    );
+}
+
+#[test]
+fn reuse_after_the_grace_window_is_judged_by_the_store_when_the_denylist_has_not_caught_up() {
+    let world = World::new();
+    let first = world.login().refresh;
+    let successor = world.refresh(&first.encoded, NOW).unwrap().refresh.unwrap();
+    world.denylist.entries.borrow_mut().clear();
+    assert!(matches!(
+        world.refresh(&first.encoded, NOW + 60),
+        Err(SessionError::Reused { .. })
+    ));
+    assert!(world
+        .store
+        .token(&successor.jti)
+        .unwrap()
+        .revoked_at
+        .is_some());
+}
+
+#[test]
+fn a_token_on_the_denylist_as_revoked_is_refused_without_touching_the_store() {
+    let world = World::new();
+    let token = world.login().refresh;
+    world
+        .denylist
+        .entries
+        .borrow_mut()
+        .insert(token.jti.clone(), Revocation::Revoked);
+    world.forget_calls();
+    assert_eq!(world.refresh(&token.encoded, NOW).unwrap_err(), BLACKLISTED);
+    assert_eq!(world.calls(), ["denylist_get"]);
+}
+
+#[test]
+fn a_token_used_moments_ago_on_the_denylist_is_refused_without_touching_the_store() {
+    let world = World::new();
+    let token = world.login().refresh;
+    world.refresh(&token.encoded, NOW).unwrap();
+    world.forget_calls();
+    assert_eq!(
+        world.refresh(&token.encoded, NOW + 10).unwrap_err(),
+        BLACKLISTED
+    );
+    assert_eq!(world.calls(), ["denylist_get"]);
+}
+
+#[test]
+fn a_winning_refresh_makes_one_store_call_and_publishes_the_use() {
+    let world = World::new();
+    let token = world.login().refresh;
+    world.forget_calls();
+    world.refresh(&token.encoded, NOW).unwrap();
+    assert_eq!(world.store.calls(), ["rotate"]);
+    assert_eq!(
+        *world.denylist.calls.borrow(),
+        ["denylist_get", "denylist_publish"]
+    );
+}
+
+#[test]
+fn a_token_the_store_never_saw_is_adopted_as_the_first_of_its_own_family() {
+    let world = World::new();
+    let foreign = tokens::issue(&world.keys, &world.settings, TokenKind::Refresh, 1, NOW);
+    let successor = world
+        .refresh(&foreign.encoded, NOW)
+        .unwrap()
+        .refresh
+        .unwrap();
+    assert_eq!(world.store.token(&foreign.jti).unwrap().family, foreign.jti);
+    assert_eq!(
+        world.store.token(&successor.jti).unwrap().family,
+        foreign.jti
+    );
+}
+
+#[test]
+fn a_refresh_for_an_inactive_user_is_refused_and_consumes_nothing() {
+    let world = World::new();
+    let token = world.login().refresh;
+    world.store.state.borrow_mut().users[0].1.is_active = false;
+    assert_eq!(
+        world.refresh(&token.encoded, NOW).unwrap_err(),
+        SessionError::NoActiveAccount
+    );
+    assert_eq!(world.store.token(&token.jti).unwrap().used_at, None);
+}
+
+#[test]
+fn a_storage_failure_during_a_refresh_consumes_nothing() {
+    let world = World::new();
+    let token = world.login().refresh;
+    world.store.failing.set(true);
+    assert!(matches!(
+        world.refresh(&token.encoded, NOW),
+        Err(SessionError::Store(StoreError::Unavailable(_)))
+    ));
+    world.store.failing.set(false);
+    assert!(world.refresh(&token.encoded, NOW).is_ok());
+}
+
+#[test]
+fn without_rotation_a_refresh_answers_only_an_access_token_and_uses_nothing() {
+    let world = World::with(Settings {
+        pbkdf2_iterations: ITERATIONS,
+        rotate_refresh_tokens: false,
+        ..Settings::default()
+    });
+    let token = world.login().refresh;
+    for now in [NOW, NOW + 100] {
+        let refreshed = world.refresh(&token.encoded, now).unwrap();
+        assert!(refreshed.refresh.is_none());
+    }
+    assert_eq!(world.store.token(&token.jti).unwrap().used_at, None);
+    assert!(world.denylist.entries.borrow().is_empty());
+}
+
+#[test]
+fn logout_revokes_the_family() {
+    let world = World::new();
+    let first = world.login().refresh;
+    let successor = world.refresh(&first.encoded, NOW).unwrap().refresh.unwrap();
+    run(logout(
+        &world.at(NOW + 1),
+        &world.store,
+        &world.denylist,
+        &successor.encoded,
+    ))
+    .unwrap();
+    assert_eq!(
+        world.store.token(&successor.jti).unwrap().revoked_at,
+        Some(NOW + 1)
+    );
+    assert_eq!(
+        world.store.token(&first.jti).unwrap().revoked_at,
+        Some(NOW + 1)
+    );
+    assert_eq!(
+        world.refresh(&successor.encoded, NOW + 2).unwrap_err(),
+        BLACKLISTED
+    );
+}
+
+#[test]
+fn logout_with_a_used_token_is_refused_but_still_revokes_the_family() {
+    let world = World::new();
+    let first = world.login().refresh;
+    let successor = world.refresh(&first.encoded, NOW).unwrap().refresh.unwrap();
+    let outcome = run(logout(
+        &world.at(NOW + 1),
+        &world.store,
+        &world.denylist,
+        &first.encoded,
+    ));
+    assert_eq!(outcome.unwrap_err(), BLACKLISTED);
+    assert!(world
+        .store
+        .token(&successor.jti)
+        .unwrap()
+        .revoked_at
+        .is_some());
+}
+
+#[test]
+fn logout_everywhere_revokes_every_login_of_the_user_only() {
+    let world = World::new();
+    let (one, two) = (world.login().refresh, world.login().refresh);
+    world.store.add_user(
+        "bob@example.com",
+        User {
+            id: 2,
+            username: "bob".into(),
+            password: PasswordHash::new(&Secret::new(PASSWORD), ITERATIONS),
+            is_active: true,
+        },
+    );
+    let other = world
+        .login_as("bob@example.com", PASSWORD, NOW)
+        .unwrap()
+        .refresh;
+    run(logout_everywhere(&world.store, &world.denylist, 1, NOW + 1)).unwrap();
+    for token in [&one, &two] {
+        assert_eq!(
+            world.denylist.entries.borrow().get(&token.jti),
+            Some(&Revocation::Revoked)
+        );
+        assert_eq!(
+            world.refresh(&token.encoded, NOW + 2).unwrap_err(),
+            BLACKLISTED
+        );
+    }
+    assert_eq!(world.store.token(&other.jti).unwrap().revoked_at, None);
+}
+
+#[test]
+fn verify_of_an_access_token_touches_no_storage() {
+    let world = World::new();
+    let access = world.login().access;
+    world.forget_calls();
+    run(verify(&world.at(NOW), &world.denylist, &access.encoded)).unwrap();
+    assert!(world.calls().is_empty());
+}
+
+#[test]
+fn verify_refuses_a_refresh_token_on_the_denylist() {
+    let world = World::new();
+    let token = world.login().refresh;
+    world.refresh(&token.encoded, NOW).unwrap();
+    assert_eq!(
+        run(verify(&world.at(NOW), &world.denylist, &token.encoded)).unwrap_err(),
+        BLACKLISTED
+    );
+}
+
+#[test]
+fn a_successful_login_starts_a_family_and_gives_its_reservation_back() {
+    let world = World::new();
+    let logged_in = world.login();
+    let row = world.store.token(&logged_in.refresh.jti).unwrap();
+    assert_eq!(row.family, logged_in.refresh.jti);
+    assert!(world.store.state.borrow().buckets.is_empty());
+}
+
+#[test]
+fn a_failed_login_keeps_its_reservation_in_both_buckets() {
+    let world = World::new();
+    assert_eq!(
+        world.login_as(EMAIL, "wrong", NOW).unwrap_err(),
+        SessionError::BadCredentials
+    );
+    let state = world.store.state.borrow();
+    let mut counts: Vec<i64> = state
+        .buckets
+        .values()
+        .map(|(failures, _)| *failures)
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [1, 1]);
+}
+
+#[test]
+fn an_unknown_user_costs_one_hash_like_a_wrong_password() {
+    let world = World::new();
+    for (email, password) in [("nobody@example.com", PASSWORD), (EMAIL, "wrong")] {
+        let before = hashings();
+        assert_eq!(
+            world.login_as(email, password, NOW).unwrap_err(),
+            SessionError::BadCredentials
+        );
+        assert_eq!(hashings() - before, 1, "{email}");
+    }
+}
+
+#[test]
+fn an_inactive_user_costs_one_hash_and_is_refused_like_a_wrong_password() {
+    let world = World::new();
+    world.store.state.borrow_mut().users[0].1.is_active = false;
+    let before = hashings();
+    assert_eq!(
+        world.login_as(EMAIL, PASSWORD, NOW).unwrap_err(),
+        SessionError::BadCredentials
+    );
+    assert_eq!(hashings() - before, 1);
+}
+
+#[test]
+fn throttle_reservations_never_overshoot_under_interleaving() {
+    let world = World::new();
+    let ctx = world.at(NOW);
+    let credentials = Credentials {
+        email: EMAIL.into(),
+        password: Secret::new("wrong"),
+    };
+    let before = hashings();
+    let outcomes = race(
+        (0..20)
+            .map(|_| login(&ctx, &world.store, &credentials, Some("203.0.113.9")))
+            .collect(),
+    );
+    // Five failures per account and window by default: five attempts hash, the rest wait.
+    assert_eq!(hashings() - before, 5);
+    let throttled = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(SessionError::Throttled(300))))
+        .count();
+    assert_eq!(throttled, 15);
+    // Refused attempts gave their reservations back: the bucket holds the five failures.
+    let state = world.store.state.borrow();
+    assert!(state.buckets.values().all(|(failures, _)| *failures == 5));
+}
+
+#[test]
+fn a_throttled_login_hashes_nothing_even_with_the_right_password() {
+    let world = World::new();
+    for _ in 0..5 {
+        world.login_as(EMAIL, "wrong", NOW).unwrap_err();
+    }
+    let before = hashings();
+    assert_eq!(
+        world.login_as(EMAIL, PASSWORD, NOW + 100).unwrap_err(),
+        SessionError::Throttled(200)
+    );
+    assert_eq!(hashings(), before);
+    assert!(world.login_as(EMAIL, PASSWORD, NOW + 300).is_ok());
+}
+
+#[test]
+fn a_login_with_another_iteration_count_replaces_the_hash() {
+    let world = World::with(Settings {
+        pbkdf2_iterations: ITERATIONS * 2,
+        ..Settings::default()
+    });
+    world.login();
+    let state = world.store.state.borrow();
+    assert_eq!(state.users[0].1.password.iterations(), Some(ITERATIONS * 2));
+}
+
+#[test]
+fn a_login_stamps_last_login_only_when_asked_to() {
+    for stamp in [false, true] {
+        let world = World::with(Settings {
+            pbkdf2_iterations: ITERATIONS,
+            update_last_login: stamp,
+            ..Settings::default()
+        });
+        world.login();
+        let stamped = world.store.state.borrow().last_login.get(&1).copied();
+        assert_eq!(stamped, stamp.then_some(NOW));
+    }
+}
+
+#[test]
+fn cleanup_deletes_rows_an_hour_past_expiry_and_ended_throttle_windows() {
+    let world = World::new();
+    let token = world.login().refresh;
+    world.login_as(EMAIL, "wrong", NOW).unwrap_err();
+    let cleaned = run(cleanup(&world.store, &world.settings, token.exp + 3600)).unwrap();
+    assert_eq!(
+        cleaned,
+        Cleaned {
+            refresh_tokens: 0,
+            throttle_windows: 2
+        }
+    );
+    let cleaned = run(cleanup(&world.store, &world.settings, token.exp + 3601)).unwrap();
+    assert_eq!(cleaned.refresh_tokens, 1);
+}

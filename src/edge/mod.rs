@@ -1,0 +1,53 @@
+//! The edge (wasm only): the Worker's entry points, the translation between Workers requests
+//! and the contract, the environment, and the D1 and KV implementations of the domain's
+//! storage traits. No decision is made here.
+
+mod d1;
+mod env;
+mod handlers;
+mod http;
+mod kv;
+
+use crate::contract::error::{ApiError, Level};
+
+/// The one place where errors are logged: every 5xx with its cause, theft signals as
+/// warnings, client mistakes not at all (their answer says everything).
+fn log(error: &ApiError) {
+    match error.log() {
+        Some((Level::Error, cause)) => worker::console_error!("{cause}"),
+        Some((Level::Warn, message)) => worker::console_warn!("{message}"),
+        None => {}
+    }
+}
+
+/// Epoch seconds, read once per request or trigger and passed down.
+fn now() -> i64 {
+    (worker::Date::now().as_millis() / 1000) as i64
+}
+
+/// The Worker's entry point: every request is answered by [`http::serve`].
+#[worker::event(fetch)]
+async fn fetch(
+    // The raw request: `worker::Request` would read the `cf` object of every request, which
+    // workerd builds on access and which this worker never uses.
+    req: worker::worker_sys::web_sys::Request,
+    env: worker::Env,
+    _ctx: worker::Context,
+) -> worker::Result<worker::Response> {
+    Ok(http::serve(req, &env).await)
+}
+
+/// The Cron Trigger (`[triggers] crons` in wrangler.toml): storage cleanup.
+#[worker::event(scheduled)]
+async fn scheduled(
+    _event: worker::ScheduledEvent,
+    env: worker::Env,
+    _ctx: worker::ScheduleContext,
+) {
+    handlers::cleanup(&env).await;
+}
+
+#[worker::event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
