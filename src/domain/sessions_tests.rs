@@ -79,6 +79,13 @@ impl World {
         run(refresh(&self.at(now), &self.store, &self.denylist, token))
     }
 
+    /// A login's refresh token, rotated at `NOW`, and its successor.
+    fn rotated(&self) -> (Issued, Issued) {
+        let first = self.login().refresh;
+        let successor = self.refresh(&first.encoded, NOW).unwrap().refresh.unwrap();
+        (first, successor)
+    }
+
     fn forget_calls(&self) {
         self.store.calls.borrow_mut().clear();
         self.denylist.calls.borrow_mut().clear();
@@ -142,8 +149,7 @@ fn a_rotation_marks_the_token_used_and_records_its_successor_in_the_family() {
 #[test]
 fn reuse_inside_the_grace_window_is_refused_without_revoking_the_family() {
     let world = World::new();
-    let first = world.login().refresh;
-    let successor = world.refresh(&first.encoded, NOW).unwrap().refresh.unwrap();
+    let (first, successor) = world.rotated();
     // The denylist has not caught up (another location): the store decides.
     world.denylist.entries.borrow_mut().clear();
     assert_eq!(
@@ -157,8 +163,7 @@ fn reuse_inside_the_grace_window_is_refused_without_revoking_the_family() {
 #[test]
 fn reuse_after_the_grace_window_revokes_the_family() {
     let world = World::new();
-    let first = world.login().refresh;
-    let successor = world.refresh(&first.encoded, NOW).unwrap().refresh.unwrap();
+    let (first, successor) = world.rotated();
     assert_eq!(
         world.refresh(&first.encoded, NOW + 11).unwrap_err(),
         SessionError::Reused {
@@ -182,8 +187,7 @@ fn reuse_after_the_grace_window_revokes_the_family() {
 #[test]
 fn reuse_after_the_grace_window_is_judged_by_the_store_when_the_denylist_has_not_caught_up() {
     let world = World::new();
-    let first = world.login().refresh;
-    let successor = world.refresh(&first.encoded, NOW).unwrap().refresh.unwrap();
+    let (first, successor) = world.rotated();
     world.denylist.entries.borrow_mut().clear();
     assert!(matches!(
         world.refresh(&first.encoded, NOW + 60),
@@ -297,8 +301,7 @@ fn without_rotation_a_refresh_answers_only_an_access_token_and_uses_nothing() {
 #[test]
 fn logout_revokes_the_family() {
     let world = World::new();
-    let first = world.login().refresh;
-    let successor = world.refresh(&first.encoded, NOW).unwrap().refresh.unwrap();
+    let (first, successor) = world.rotated();
     run(logout(
         &world.at(NOW + 1),
         &world.store,
@@ -323,8 +326,7 @@ fn logout_revokes_the_family() {
 #[test]
 fn logout_with_a_used_token_is_refused_but_still_revokes_the_family() {
     let world = World::new();
-    let first = world.login().refresh;
-    let successor = world.refresh(&first.encoded, NOW).unwrap().refresh.unwrap();
+    let (first, successor) = world.rotated();
     let outcome = run(logout(
         &world.at(NOW + 1),
         &world.store,

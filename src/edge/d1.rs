@@ -392,8 +392,7 @@ impl Store for D1Store<'_> {
              RETURNING jti, expires_at, used_at",
             &[text(family), int(now)],
         )?;
-        let results = self.batch("family revocation", vec![statement]).await?;
-        rows::<RevokedToken>("family revocation", &results[0])
+        self.query("family revocation", statement).await
     }
 
     async fn revoke_login(
@@ -429,8 +428,7 @@ impl Store for D1Store<'_> {
              RETURNING jti, expires_at, used_at",
             &[int(user_id), int(now)],
         )?;
-        let results = self.batch("logout everywhere", vec![statement]).await?;
-        rows::<RevokedToken>("logout everywhere", &results[0])
+        self.query("logout everywhere", statement).await
     }
 
     async fn delete_expired(
