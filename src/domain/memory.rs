@@ -35,6 +35,8 @@ pub struct State {
     /// bucket → (failures, window start)
     pub buckets: HashMap<String, (i64, i64)>,
     pub last_login: HashMap<i64, i64>,
+    /// family → when its login happened
+    pub sessions: HashMap<String, i64>,
 }
 
 #[derive(Default)]
@@ -159,22 +161,19 @@ impl Store for MemoryStore {
         window: i64,
         now: i64,
         email: &str,
-    ) -> Result<([Counted; 2], Option<User>), StoreError> {
+    ) -> Result<(Vec<Counted>, Option<User>), StoreError> {
         let mut state = self.enter("begin_login").await?;
-        let mut counted = [Counted {
-            failures: 0,
-            window_start: now,
-        }; 2];
-        for (slot, bucket) in counted.iter_mut().zip(buckets) {
-            let entry = state.buckets.entry(bucket.clone()).or_insert((0, now));
+        let mut counted = Vec::new();
+        for bucket in buckets.keys() {
+            let entry = state.buckets.entry(bucket.to_owned()).or_insert((0, now));
             if entry.1 + window <= now {
                 *entry = (0, now);
             }
             entry.0 += 1;
-            *slot = Counted {
+            counted.push(Counted {
                 failures: entry.0,
                 window_start: entry.1,
-            };
+            });
         }
         let user = state
             .users
@@ -190,12 +189,16 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn record_login(&self, record: &LoginRecord<'_>) -> Result<(), StoreError> {
+    async fn record_login(
+        &self,
+        record: &LoginRecord<'_>,
+    ) -> Result<Vec<RevokedToken>, StoreError> {
         let mut state = self.enter("record_login").await?;
         let jti = record.refresh.jti.clone();
         if state.tokens.contains_key(&jti) {
             return Err(StoreError::Conflict);
         }
+        state.sessions.insert(jti.clone(), record.refresh.iat);
         state.tokens.insert(
             jti.clone(),
             TokenRow {
@@ -221,15 +224,47 @@ impl Store for MemoryStore {
                 user.password = hash.clone();
             }
         }
-        Ok(())
+        // The user's live families, most recently refreshed first; this login's is kept.
+        let (user_id, now) = (record.user.id, record.refresh.iat);
+        let mut live: Vec<(i64, String)> = state
+            .tokens
+            .values()
+            .filter(|row| {
+                row.user_id == user_id
+                    && row.used_at.is_none()
+                    && row.revoked_at.is_none()
+                    && row.expires_at > now
+                    && row.family != record.refresh.jti
+            })
+            .map(|row| (row.expires_at, row.family.clone()))
+            .collect();
+        live.sort_by(|a, b| b.cmp(a));
+        let keep = record.max_sessions.saturating_sub(1) as usize;
+        let ended: Vec<String> = live
+            .into_iter()
+            .skip(keep)
+            .map(|(_, family)| family)
+            .collect();
+        Ok(revoke_where(&mut state, now, |row| {
+            ended.contains(&row.family)
+        }))
     }
 
-    async fn rotate(&self, old: Presented<'_>, new: &Issued, now: i64) -> Result<bool, StoreError> {
+    async fn rotate(
+        &self,
+        old: Presented<'_>,
+        new: &Issued,
+        started_after: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let mut state = self.enter("rotate").await?;
         adopt(&mut state, old);
         let row = &state.tokens[old.jti];
+        let family = row.family.clone();
+        let started = *state.sessions.entry(family).or_insert(now);
+        let row = &state.tokens[old.jti];
         let live = row.used_at.is_none() && row.revoked_at.is_none();
-        if !live || user_is_active(&state, row.user_id) != Some(true) {
+        if !live || user_is_active(&state, row.user_id) != Some(true) || started <= started_after {
             return Ok(false);
         }
         let row = state.tokens.get_mut(old.jti).expect("adopted above");
@@ -258,6 +293,7 @@ impl Store for MemoryStore {
             used_at: row.used_at,
             revoked_at: row.revoked_at,
             family: row.family.clone(),
+            started_at: state.sessions.get(&row.family).copied(),
             active: user_is_active(&state, row.user_id),
         })
     }
@@ -295,18 +331,29 @@ impl Store for MemoryStore {
         now: i64,
     ) -> Result<Cleaned, StoreError> {
         let mut state = self.enter("delete_expired").await?;
-        let (tokens, buckets) = (state.tokens.len(), state.buckets.len());
+        let (tokens, sessions, buckets) = (
+            state.tokens.len(),
+            state.sessions.len(),
+            state.buckets.len(),
+        );
         state.tokens.retain(|_, row| row.expires_at >= cutoff);
+        let State {
+            tokens: kept,
+            sessions: families,
+            ..
+        } = &mut *state;
+        families.retain(|family, _| kept.values().any(|row| &row.family == family));
         state.buckets.retain(|_, (_, start)| *start + window > now);
         Ok(Cleaned {
             refresh_tokens: tokens - state.tokens.len(),
+            sessions: sessions - state.sessions.len(),
             throttle_windows: buckets - state.buckets.len(),
         })
     }
 }
 
 fn release(state: &mut State, buckets: &Buckets) {
-    for bucket in buckets {
+    for bucket in buckets.keys() {
         if let Some(entry) = state.buckets.get_mut(bucket) {
             entry.0 -= 1;
             if entry.0 <= 0 {

@@ -75,16 +75,18 @@ pub struct Refreshed {
 /// Login (`/token/`, docs/contract.md §4.2, §6). A failure is reserved in the account and client
 /// buckets before any hashing, in the same round trip as the user lookup, and given back
 /// unless the attempt fails; a full bucket refuses without hashing. Otherwise exactly one
-/// password hashing happens whether or not the user exists, so timing reveals nothing.
-pub async fn login<S: Store>(
+/// password hashing happens whether or not the user exists, so timing reveals nothing. A
+/// login beyond the user's session cap revokes the least recently refreshed one.
+pub async fn login<S: Store, D: Denylist>(
     ctx: &Context<'_>,
     store: &S,
+    denylist: &D,
     credentials: &Credentials,
     client_ip: Option<&str>,
 ) -> Result<LoggedIn, SessionError> {
     let settings = ctx.settings;
     let buckets = throttle::buckets(client_ip, &credentials.email);
-    let ([account, client], user) = store
+    let (counted, user) = store
         .begin_login(
             &buckets,
             settings.throttle_window_seconds,
@@ -92,7 +94,7 @@ pub async fn login<S: Store>(
             &credentials.email,
         )
         .await?;
-    if let Some(wait) = throttle::refusal(settings, account, client, ctx.now) {
+    if let Some(wait) = throttle::refusal(settings, &counted, ctx.now) {
         store.release_failures(&buckets).await?;
         return Err(SessionError::Throttled(wait));
     }
@@ -119,20 +121,27 @@ pub async fn login<S: Store>(
         buckets: &buckets,
         stamp_last_login: settings.update_last_login,
         rehash: rehash.as_ref(),
+        max_sessions: settings.max_sessions_per_user,
     };
-    if let Err(error) = store.record_login(&record).await {
-        // Not a failed login: give the reservation back if storage lets us.
-        let _ = store.release_failures(&buckets).await;
-        return Err(error.into());
+    match store.record_login(&record).await {
+        Ok(revoked) => publish_revoked(denylist, revoked, ctx.now).await,
+        Err(error) => {
+            // Not a failed login: give the reservation back if storage lets us.
+            let _ = store.release_failures(&buckets).await;
+            return Err(error.into());
+        }
     }
     Ok(LoggedIn { refresh, access })
 }
 
-/// Refresh (`/token/refresh/`, docs/contract.md §4.3, §5). With rotation, of any number of concurrent
-/// refreshes of one token exactly one gets a successor; presenting a used token again within
-/// the grace window is refused without consequence (a retry or a race), after it revokes the
-/// whole family (a theft signal). A token the store has never seen is adopted as the first
-/// of its own family. Without rotation, a live token of an active user gets an access token.
+/// Refresh (`/token/refresh/`, docs/contract.md §4.3, §5). With rotation, of any number of
+/// concurrent refreshes of one token exactly one gets a successor; presenting a used token
+/// again within the grace window is refused without consequence (a retry or a race), after it
+/// revokes the whole family (a theft signal). A token the store has never seen is adopted as
+/// the first of its own family. Without rotation, a live token of an active user gets an
+/// access token. Either way a login lives at most `REFRESH_FAMILY_MAX_AGE_SECONDS`: past it
+/// its family is revoked and the token refused as expired, so even a thief who keeps winning
+/// the rotation race is out once it ends.
 pub async fn refresh<S: Store, D: Denylist>(
     ctx: &Context<'_>,
     store: &S,
@@ -156,7 +165,11 @@ pub async fn refresh<S: Store, D: Denylist>(
     let access = || tokens::issue(ctx.keys, settings, TokenKind::Access, user_id, ctx.now);
     if settings.rotate_refresh_tokens && cached.is_none() {
         let successor = tokens::issue(ctx.keys, settings, TokenKind::Refresh, user_id, ctx.now);
-        if store.rotate(presented, &successor, ctx.now).await? {
+        let started_after = ctx.now - settings.family_max_age;
+        if store
+            .rotate(presented, &successor, started_after, ctx.now)
+            .await?
+        {
             let used = Entry {
                 jti: claims.jti.clone(),
                 exp: claims.exp,
@@ -186,6 +199,15 @@ pub async fn refresh<S: Store, D: Denylist>(
     }
     if state.active != Some(true) {
         return Err(SessionError::NoActiveAccount);
+    }
+    if state
+        .started_at
+        .is_some_and(|started| started <= ctx.now - settings.family_max_age)
+    {
+        // The login is older than its families may live: it ends here, for every token.
+        let revoked = store.revoke_family(&state.family, ctx.now).await?;
+        publish_revoked(denylist, revoked, ctx.now).await;
+        return Err(SessionError::Token(TokenError::Invalid));
     }
     if settings.rotate_refresh_tokens {
         // Live, active and yet not rotated: the row changed between the two operations.

@@ -66,6 +66,7 @@ impl World {
         run(login(
             &self.at(now),
             &self.store,
+            &self.denylist,
             &credentials,
             Some("203.0.113.9"),
         ))
@@ -455,7 +456,15 @@ fn throttle_reservations_never_overshoot_under_interleaving() {
     let before = hashings();
     let outcomes = race(
         (0..20)
-            .map(|_| login(&ctx, &world.store, &credentials, Some("203.0.113.9")))
+            .map(|_| {
+                login(
+                    &ctx,
+                    &world.store,
+                    &world.denylist,
+                    &credentials,
+                    Some("203.0.113.9"),
+                )
+            })
             .collect(),
     );
     // Five failures per account and window by default: five attempts hash, the rest wait.
@@ -520,9 +529,130 @@ fn cleanup_deletes_rows_an_hour_past_expiry_and_ended_throttle_windows() {
         cleaned,
         Cleaned {
             refresh_tokens: 0,
+            sessions: 0,
             throttle_windows: 2
         }
     );
     let cleaned = run(cleanup(&world.store, &world.settings, token.exp + 3601)).unwrap();
-    assert_eq!(cleaned.refresh_tokens, 1);
+    assert_eq!((cleaned.refresh_tokens, cleaned.sessions), (1, 1));
+}
+
+#[test]
+fn a_caller_without_an_address_is_throttled_by_the_account_bucket_alone() {
+    let world = World::new();
+    let ctx = world.at(NOW);
+    let attempt = |email: &str| {
+        let credentials = Credentials {
+            email: email.into(),
+            password: Secret::new("wrong"),
+        };
+        run(login(
+            &ctx,
+            &world.store,
+            &world.denylist,
+            &credentials,
+            None,
+        ))
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt(EMAIL).unwrap_err(), SessionError::BadCredentials);
+    }
+    assert_eq!(attempt(EMAIL).unwrap_err(), SessionError::Throttled(300));
+    // Another account of the same (unknown) caller is not affected: no shared client bucket.
+    assert_eq!(
+        attempt("bob@example.com").unwrap_err(),
+        SessionError::BadCredentials
+    );
+    assert_eq!(world.store.state.borrow().buckets.len(), 2);
+}
+
+#[test]
+fn a_login_cannot_be_refreshed_past_its_family_lifetime() {
+    let world = World::with(Settings {
+        pbkdf2_iterations: ITERATIONS,
+        family_max_age: 3_600,
+        ..Settings::default()
+    });
+    let (_, mut token) = world.rotated();
+    // Refreshing often keeps the login alive, up to its age limit.
+    for now in [NOW + 1_000, NOW + 2_000, NOW + 3_599] {
+        token = world.refresh(&token.encoded, now).unwrap().refresh.unwrap();
+    }
+    assert_eq!(
+        world.refresh(&token.encoded, NOW + 3_600).unwrap_err(),
+        SessionError::Token(TokenError::Invalid)
+    );
+    assert_eq!(
+        world.denylist.entries.borrow().get(&token.jti),
+        Some(&Revocation::Revoked)
+    );
+    assert!(world.login_as(EMAIL, PASSWORD, NOW + 3_600).is_ok());
+}
+
+#[test]
+fn without_rotation_a_login_ends_at_its_family_lifetime_too() {
+    let world = World::with(Settings {
+        pbkdf2_iterations: ITERATIONS,
+        rotate_refresh_tokens: false,
+        family_max_age: 3_600,
+        refresh_lifetime: 86_400,
+        ..Settings::default()
+    });
+    let token = world.login().refresh;
+    assert!(world.refresh(&token.encoded, NOW + 3_599).is_ok());
+    assert_eq!(
+        world.refresh(&token.encoded, NOW + 3_600).unwrap_err(),
+        SessionError::Token(TokenError::Invalid)
+    );
+}
+
+#[test]
+fn a_family_from_before_sessions_were_recorded_gets_its_lifetime_from_its_first_rotation() {
+    let world = World::with(Settings {
+        pbkdf2_iterations: ITERATIONS,
+        family_max_age: 3_600,
+        ..Settings::default()
+    });
+    let token = world.login().refresh;
+    world.store.state.borrow_mut().sessions.clear();
+    let successor = world
+        .refresh(&token.encoded, NOW + 1_000)
+        .unwrap()
+        .refresh
+        .unwrap();
+    assert_eq!(
+        world.store.state.borrow().sessions.get(&token.jti),
+        Some(&(NOW + 1_000))
+    );
+    assert!(world.refresh(&successor.encoded, NOW + 4_000).is_ok());
+}
+
+#[test]
+fn a_login_beyond_the_session_cap_revokes_the_least_recently_refreshed_login() {
+    let world = World::with(Settings {
+        pbkdf2_iterations: ITERATIONS,
+        max_sessions_per_user: 3,
+        ..Settings::default()
+    });
+    let oldest = world.login_as(EMAIL, PASSWORD, NOW).unwrap().refresh;
+    let second = world.login_as(EMAIL, PASSWORD, NOW + 1).unwrap().refresh;
+    let third = world.login_as(EMAIL, PASSWORD, NOW + 2).unwrap().refresh;
+    // The oldest login is refreshed: now the second is the least recently used.
+    let oldest = world
+        .refresh(&oldest.encoded, NOW + 3)
+        .unwrap()
+        .refresh
+        .unwrap();
+    let newest = world.login_as(EMAIL, PASSWORD, NOW + 4).unwrap().refresh;
+    assert_eq!(
+        world.denylist.entries.borrow().get(&second.jti),
+        Some(&Revocation::Revoked)
+    );
+    assert_eq!(
+        world.refresh(&second.encoded, NOW + 5).unwrap_err(),
+        BLACKLISTED
+    );
+    for live in [oldest, third, newest] {
+        assert!(world.refresh(&live.encoded, NOW + 5).is_ok());
+    }
 }

@@ -32,6 +32,14 @@ pub struct Settings {
     pub pbkdf2_iterations: u32,
     /// `UPDATE_LAST_LOGIN`: a login stamps `last_login`. Defaults to `false` (simplejwt).
     pub update_last_login: bool,
+    /// `REFRESH_FAMILY_MAX_AGE_SECONDS`: how long one login can be kept alive by refreshing;
+    /// past it, refresh tokens of that login are refused and the user logs in again, so a
+    /// stolen refresh token that keeps winning rotations dies too. Defaults to `2592000` (30
+    /// days).
+    pub family_max_age: i64,
+    /// `MAX_SESSIONS_PER_USER`: live logins a user may hold; a login beyond it revokes the
+    /// least recently refreshed one. Defaults to `100`.
+    pub max_sessions_per_user: u32,
 }
 
 impl Default for Settings {
@@ -49,6 +57,8 @@ impl Default for Settings {
             throttle_window_seconds: 300,
             pbkdf2_iterations: 600_000,
             update_last_login: false,
+            family_max_age: 30 * 86_400,
+            max_sessions_per_user: 100,
         }
     }
 }
@@ -155,6 +165,12 @@ impl Settings {
             // 100 million iterations is minutes of CPU per login: certainly a typo.
             pbkdf2_iterations: count("PBKDF2_ITERATIONS", defaults.pbkdf2_iterations, 100_000_000)?,
             update_last_login: boolean("UPDATE_LAST_LOGIN", defaults.update_last_login)?,
+            family_max_age: seconds("REFRESH_FAMILY_MAX_AGE_SECONDS", defaults.family_max_age, 1)?,
+            max_sessions_per_user: count(
+                "MAX_SESSIONS_PER_USER",
+                defaults.max_sessions_per_user,
+                1_000_000,
+            )?,
         })
     }
 }
@@ -177,6 +193,25 @@ mod tests {
         assert_eq!(
             check_vars(&[("JWT_ISSUER", ""), ("JWT_SIGNING_KID", " ")]),
             Ok(Settings::default())
+        );
+    }
+
+    #[test]
+    fn the_family_lifetime_and_the_session_cap_are_read() {
+        let settings = check_vars(&[
+            ("REFRESH_FAMILY_MAX_AGE_SECONDS", "3600"),
+            ("MAX_SESSIONS_PER_USER", "3"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (settings.family_max_age, settings.max_sessions_per_user),
+            (3600, 3)
+        );
+        assert_eq!(
+            check_vars(&[("MAX_SESSIONS_PER_USER", "0")])
+                .unwrap_err()
+                .name,
+            "MAX_SESSIONS_PER_USER"
         );
     }
 

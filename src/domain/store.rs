@@ -45,6 +45,9 @@ pub struct TokenState {
     pub used_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub family: String,
+    /// When the family's login happened; `None` for a family the store has no session for
+    /// yet (one from before sessions were recorded, not rotated since).
+    pub started_at: Option<i64>,
     /// `None`: the user no longer exists.
     pub active: Option<bool>,
 }
@@ -70,12 +73,15 @@ pub struct LoginRecord<'a> {
     /// The password hashed with the current iteration count, to replace the stored hash
     /// unless that changed meanwhile.
     pub rehash: Option<&'a PasswordHash>,
+    /// The user's live logins to keep, this one included; older ones are revoked.
+    pub max_sessions: u32,
 }
 
 /// Rows removed by the scheduled cleanup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Cleaned {
     pub refresh_tokens: usize,
+    pub sessions: usize,
     pub throttle_windows: usize,
 }
 
@@ -94,27 +100,40 @@ pub trait Store {
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError>;
 
     /// Counts one failure in each bucket (starting a new window in a bucket whose window has
-    /// ended) and looks the user up by e-mail. Atomic per bucket: concurrent calls each
-    /// see a distinct count, so no two attempts can both see the last free place.
+    /// ended) and looks the user up by e-mail. Returns the buckets' counts in the order of
+    /// [`Buckets::keys`]. Atomic per bucket: concurrent calls each see a distinct count, so no
+    /// two attempts can both see the last free place.
     async fn begin_login(
         &self,
         buckets: &Buckets,
         window: i64,
         now: i64,
         email: &str,
-    ) -> Result<([Counted; 2], Option<User>), StoreError>;
+    ) -> Result<(Vec<Counted>, Option<User>), StoreError>;
 
     /// Gives back one failure in each bucket, forgetting a bucket that drops to zero.
     async fn release_failures(&self, buckets: &Buckets) -> Result<(), StoreError>;
 
     /// A successful login, all or nothing: records the refresh token as the first of a new
-    /// family, gives back the reservation, stamps `last_login` and stores the rehash.
-    async fn record_login(&self, record: &LoginRecord<'_>) -> Result<(), StoreError>;
+    /// family and the family's session (started at the token's `iat`), gives back the
+    /// reservation, stamps `last_login`, stores the rehash, and revokes the user's least
+    /// recently refreshed live families beyond `max_sessions` (this one never). Returns what
+    /// it revoked.
+    async fn record_login(&self, record: &LoginRecord<'_>)
+        -> Result<Vec<RevokedToken>, StoreError>;
 
-    /// Rotation, atomically: records `old` if it has no row (adoption), then marks it used
-    /// provided it is unused, unrevoked and its user active, and records `new` in its family. `true` for exactly one of any
-    /// number of concurrent calls with the same `old`; `false` when nothing was written.
-    async fn rotate(&self, old: Presented<'_>, new: &Issued, now: i64) -> Result<bool, StoreError>;
+    /// Rotation, atomically: records `old` if it has no row (adoption) and its family's
+    /// session if it has none (started now), then marks `old` used provided it is unused,
+    /// unrevoked, its user active and its session started after `started_after`, and records
+    /// `new` in its family. `true` for exactly one of any number of concurrent calls with the
+    /// same `old`; `false` when nothing was written.
+    async fn rotate(
+        &self,
+        old: Presented<'_>,
+        new: &Issued,
+        started_after: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
 
     /// The state of a refresh token, recording it first if it has no row (adoption).
     async fn token_state(&self, token: Presented<'_>) -> Result<TokenState, StoreError>;
@@ -134,8 +153,8 @@ pub trait Store {
     /// Revokes every live refresh token of a user, atomically; returns what it revoked.
     async fn revoke_user(&self, user_id: i64, now: i64) -> Result<Vec<RevokedToken>, StoreError>;
 
-    /// Deletes refresh-token rows that expired before `cutoff` and throttle windows that ended
-    /// by `now`.
+    /// Deletes refresh-token rows that expired before `cutoff`, sessions left without a
+    /// token, and throttle windows that ended by `now`.
     async fn delete_expired(
         &self,
         cutoff: i64,

@@ -85,6 +85,7 @@ struct StateRow {
     used_at: Option<i64>,
     revoked_at: Option<i64>,
     family: String,
+    started_at: Option<i64>,
     active: Option<i64>,
 }
 
@@ -210,7 +211,9 @@ impl<'a> D1Store<'a> {
         &self,
         buckets: &Buckets,
     ) -> Result<Vec<D1PreparedStatement>, StoreError> {
-        let params = [text(&buckets[0]), text(&buckets[1])];
+        // Without a client bucket the account bucket stands twice: `IN` counts a row once.
+        let client = buckets.client.as_deref().unwrap_or(&buckets.account);
+        let params = [text(&buckets.account), text(client)];
         Ok(vec![
             self.statement(
                 "UPDATE login_failures SET failures = failures - 1 WHERE bucket IN (?1, ?2)",
@@ -264,7 +267,7 @@ impl Store for D1Store<'_> {
         window: i64,
         now: i64,
         email: &str,
-    ) -> Result<([Counted; 2], Option<User>), StoreError> {
+    ) -> Result<(Vec<Counted>, Option<User>), StoreError> {
         let upsert = |bucket: &str| {
             self.statement(
                 "INSERT INTO login_failures (bucket, window_start, failures) VALUES (?1, ?2, 1) \
@@ -279,31 +282,26 @@ impl Store for D1Store<'_> {
             "SELECT id, username, password, is_active FROM users WHERE email = ?1 COLLATE NOCASE",
             &[text(email)],
         )?;
-        let results = self
-            .batch(
-                "login",
-                vec![upsert(&buckets[0])?, upsert(&buckets[1])?, lookup],
-            )
-            .await?;
+        let mut statements = buckets.keys().map(upsert).collect::<Result<Vec<_>, _>>()?;
+        let counts = statements.len();
+        statements.push(lookup);
+        let results = self.batch("login", statements).await?;
         #[derive(Deserialize)]
         struct Row {
             failures: i64,
             window_start: i64,
         }
-        let mut counted = [Counted {
-            failures: 0,
-            window_start: now,
-        }; 2];
-        for (slot, result) in counted.iter_mut().zip(&results[..2]) {
+        let mut counted = Vec::with_capacity(counts);
+        for result in &results[..counts] {
             let row: Row = rows("login throttling", result)?
                 .pop()
                 .ok_or_else(|| missing_row("login throttling"))?;
-            *slot = Counted {
+            counted.push(Counted {
                 failures: row.failures,
                 window_start: row.window_start,
-            };
+            });
         }
-        let user = rows::<UserRow>("login lookup", &results[2])?
+        let user = rows::<UserRow>("login lookup", &results[counts])?
             .into_iter()
             .next()
             .map(User::from);
@@ -316,12 +314,36 @@ impl Store for D1Store<'_> {
         Ok(())
     }
 
-    async fn record_login(&self, record: &LoginRecord<'_>) -> Result<(), StoreError> {
+    async fn record_login(
+        &self,
+        record: &LoginRecord<'_>,
+    ) -> Result<Vec<RevokedToken>, StoreError> {
         let (user, refresh) = (record.user, record.refresh);
-        let mut statements = vec![self.statement(
-            "INSERT INTO refresh_tokens (jti, family, user_id, expires_at) VALUES (?1, ?1, ?2, ?3)",
-            &[text(&refresh.jti), int(user.id), int(refresh.exp)],
-        )?];
+        let mut statements = vec![
+            self.statement(
+                "INSERT INTO refresh_tokens (jti, family, user_id, expires_at) VALUES (?1, ?1, ?2, ?3)",
+                &[text(&refresh.jti), int(user.id), int(refresh.exp)],
+            )?,
+            self.statement(
+                "INSERT INTO sessions (id, user_id, created_at) VALUES (?1, ?2, ?3)",
+                &[text(&refresh.jti), int(user.id), int(refresh.iat)],
+            )?,
+            // The session cap: a live family has exactly one unused, unrevoked, unexpired
+            // token, the one its last refresh issued; keep the most recent ones.
+            self.statement(
+                "UPDATE refresh_tokens SET revoked_at = ?2 WHERE revoked_at IS NULL AND family IN ( \
+                 SELECT family FROM refresh_tokens WHERE user_id = ?1 AND family != ?3 \
+                 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?2 \
+                 ORDER BY expires_at DESC, jti LIMIT -1 OFFSET ?4) \
+                 RETURNING jti, expires_at, used_at",
+                &[
+                    int(user.id),
+                    int(refresh.iat),
+                    text(&refresh.jti),
+                    int(i64::from(record.max_sessions.saturating_sub(1))),
+                ],
+            )?,
+        ];
         statements.extend(self.release_statements(record.buckets)?);
         if record.stamp_last_login {
             statements.push(self.statement(
@@ -339,19 +361,32 @@ impl Store for D1Store<'_> {
                 ],
             )?);
         }
-        self.batch("login", statements).await?;
-        Ok(())
+        let results = self.batch("login", statements).await?;
+        rows("session cap", &results[2])
     }
 
-    async fn rotate(&self, old: Presented<'_>, new: &Issued, now: i64) -> Result<bool, StoreError> {
+    async fn rotate(
+        &self,
+        old: Presented<'_>,
+        new: &Issued,
+        started_after: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let statements = vec![
             self.adopt(old)?,
+            self.statement(
+                "INSERT INTO sessions (id, user_id, created_at) \
+                 SELECT family, user_id, ?2 FROM refresh_tokens WHERE jti = ?1 \
+                 ON CONFLICT (id) DO NOTHING",
+                &[text(old.jti), int(now)],
+            )?,
             self.statement(
                 "UPDATE refresh_tokens SET used_at = ?2, successor = ?3 \
                  WHERE jti = ?1 AND used_at IS NULL AND revoked_at IS NULL \
                  AND EXISTS (SELECT 1 FROM users WHERE id = refresh_tokens.user_id AND is_active = 1) \
+                 AND (SELECT created_at FROM sessions WHERE id = refresh_tokens.family) > ?4 \
                  RETURNING jti",
-                &[text(old.jti), int(now), text(&new.jti)],
+                &[text(old.jti), int(now), text(&new.jti), int(started_after)],
             )?,
             self.statement(
                 "INSERT INTO refresh_tokens (jti, family, user_id, expires_at) \
@@ -360,7 +395,7 @@ impl Store for D1Store<'_> {
             )?,
         ];
         let results = self.batch("rotation", statements).await?;
-        let won: Vec<AnyRow> = rows("rotation", &results[1])?;
+        let won: Vec<AnyRow> = rows("rotation", &results[2])?;
         Ok(!won.is_empty())
     }
 
@@ -369,6 +404,7 @@ impl Store for D1Store<'_> {
             self.adopt(token)?,
             self.statement(
                 "SELECT used_at, revoked_at, family, \
+                 (SELECT created_at FROM sessions WHERE id = refresh_tokens.family) AS started_at, \
                  (SELECT is_active FROM users WHERE id = refresh_tokens.user_id) AS active \
                  FROM refresh_tokens WHERE jti = ?1",
                 &[text(token.jti)],
@@ -382,6 +418,7 @@ impl Store for D1Store<'_> {
             used_at: row.used_at,
             revoked_at: row.revoked_at,
             family: row.family,
+            started_at: row.started_at,
             active: row.active.map(|active| active != 0),
         })
     }
@@ -443,8 +480,13 @@ impl Store for D1Store<'_> {
                 &[int(cutoff)],
             )?,
             self.statement(
-                "DELETE FROM login_failures WHERE window_start + ?1 <= ?2",
-                &[int(window), int(now)],
+                "DELETE FROM sessions WHERE NOT EXISTS \
+                 (SELECT 1 FROM refresh_tokens WHERE family = sessions.id)",
+                &[],
+            )?,
+            self.statement(
+                "DELETE FROM login_failures WHERE window_start <= ?1",
+                &[int(now - window)],
             )?,
         ];
         let results = self.batch("cleanup", statements).await?;
@@ -458,7 +500,8 @@ impl Store for D1Store<'_> {
         };
         Ok(Cleaned {
             refresh_tokens: changes(&results[0]),
-            throttle_windows: changes(&results[1]),
+            sessions: changes(&results[1]),
+            throttle_windows: changes(&results[2]),
         })
     }
 }

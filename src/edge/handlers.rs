@@ -109,8 +109,9 @@ pub async fn cleanup(env: &Env) {
     .await;
     match result {
         Ok(cleaned) => worker::console_log!(
-            "cleanup: deleted {} expired refresh-token rows and {} ended throttle windows",
+            "cleanup: deleted {} expired refresh-token rows, {} ended sessions and {} ended throttle windows",
             cleaned.refresh_tokens,
+            cleaned.sessions,
             cleaned.throttle_windows
         ),
         Err(error) => {
@@ -152,9 +153,10 @@ async fn register(ctx: &Ctx<'_>, fields: &Fields) -> Result<Reply, ApiError> {
 async fn login(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply, ApiError> {
     let credentials = forms::login(fields)?;
     let session = ctx.sessions()?;
-    let store = D1Store::primary(ctx.env);
+    let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
     let client_ip = http::client_ip(req);
-    let pair = sessions::login(&session, &store, &credentials, client_ip.as_deref()).await?;
+    let address = client_ip.as_deref();
+    let pair = sessions::login(&session, &store, &denylist, &credentials, address).await?;
     Ok(Reply::tokens(&reply::LoginPair {
         refresh: &pair.refresh.encoded,
         access: &pair.access.encoded,
