@@ -65,27 +65,44 @@ impl PasswordHash {
         (algorithm == ALGORITHM).then_some((iterations, salt))
     }
 
-    /// Whether `password` matches. A hash in another format (argon2, bcrypt, Django's
-    /// unusable `!…`) matches nothing, after the same hashing work as a wrong password.
-    pub fn verify(&self, password: &Secret, fallback_iterations: u32) -> bool {
+    /// Whether `password` matches, hashing at most `max_iterations` times: a hash with more
+    /// iterations than that, or in another format (argon2, bcrypt, Django's unusable `!…`),
+    /// matches nothing. Returns the answer and the iterations spent, so that the caller can
+    /// make every failure cost the same (see [`burn`]).
+    pub fn verify(&self, password: &Secret, max_iterations: u32) -> Verification {
         match self.parts() {
-            Some((iterations, salt)) => {
+            Some((iterations, salt)) if iterations <= max_iterations => {
                 let candidate = Self::with_salt(password, salt, iterations);
-                candidate.0.as_bytes().ct_eq(self.0.as_bytes()).into()
+                Verification {
+                    matches: candidate.0.as_bytes().ct_eq(self.0.as_bytes()).into(),
+                    iterations,
+                }
             }
-            None => {
-                burn(password, fallback_iterations);
-                false
-            }
+            _ => Verification {
+                matches: false,
+                iterations: 0,
+            },
         }
     }
 }
 
-/// Does the hashing work of one verification and throws the result away, so that an unknown
-/// e-mail takes as long as a wrong password (Django's `make_password` on a dummy).
+/// The outcome of [`PasswordHash::verify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verification {
+    pub matches: bool,
+    /// PBKDF2 iterations the check hashed.
+    pub iterations: u32,
+}
+
+/// Does `iterations` of hashing work and throws the result away, so that a failed login
+/// costs the same whatever failed: an unknown e-mail, a wrong password, an inactive user or a
+/// hash with fewer iterations than the most the service accepts (Django's `make_password` on
+/// a dummy, padded to the slowest hash). Nothing for 0.
 pub fn burn(password: &Secret, iterations: u32) {
-    let digest = pbkdf2_sha256(password, "dummy-salt-for-timing", iterations);
-    core::hint::black_box(digest);
+    if iterations > 0 {
+        let digest = pbkdf2_sha256(password, "dummy-salt-for-timing", iterations);
+        core::hint::black_box(digest);
+    }
 }
 
 /// PBKDF2-HMAC-SHA256 with a 32-byte result (RFC 8018 §5.2, one block), the hot loop of every
@@ -95,7 +112,7 @@ pub fn burn(password: &Secret, iterations: u32) {
 /// logic in the loop. The result equals the `pbkdf2` crate's (tested).
 fn pbkdf2_sha256(password: &Secret, salt: &str, iterations: u32) -> [u8; 32] {
     #[cfg(test)]
-    HASHINGS.with(|count| count.set(count.get() + 1));
+    HASHED.with(|count| count.set(count.get() + u64::from(iterations)));
     use hmac::{Mac, SimpleHmac};
     use sha2::digest::generic_array::GenericArray;
     use sha2::Digest;
@@ -171,14 +188,14 @@ fn random_salt() -> String {
 
 #[cfg(test)]
 thread_local! {
-    /// How many PBKDF2 hashings this thread did: the flow tests count the work of a login.
-    static HASHINGS: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+    /// PBKDF2 iterations this thread hashed: the flow tests measure the work of a login.
+    static HASHED: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
 }
 
-/// How many PBKDF2 hashings this thread has done so far.
+/// PBKDF2 iterations this thread has hashed so far.
 #[cfg(test)]
-pub fn hashings() -> u32 {
-    HASHINGS.with(core::cell::Cell::get)
+pub fn iterations_hashed() -> u64 {
+    HASHED.with(core::cell::Cell::get)
 }
 
 #[cfg(test)]
@@ -198,9 +215,9 @@ mod tests {
     #[test]
     fn a_hash_verifies_its_password_and_nothing_else() {
         let hash = PasswordHash::new(&secret("correct horse"), 1000);
-        assert!(hash.verify(&secret("correct horse"), 1000));
-        assert!(!hash.verify(&secret("correct horsf"), 1000));
-        assert!(!hash.verify(&secret("correct horse "), 1000));
+        assert!(hash.verify(&secret("correct horse"), 1000).matches);
+        assert!(!hash.verify(&secret("correct horsf"), 1000).matches);
+        assert!(!hash.verify(&secret("correct horse "), 1000).matches);
     }
 
     #[test]
@@ -218,8 +235,8 @@ mod tests {
     #[test]
     fn a_hash_made_by_django_verifies() {
         let hash = PasswordHash::from_stored(DJANGO_HASH.to_owned());
-        assert!(hash.verify(&secret("correct horse"), 1000));
-        assert!(!hash.verify(&secret("wrong horse"), 1000));
+        assert!(hash.verify(&secret("correct horse"), 1000).matches);
+        assert!(!hash.verify(&secret("wrong horse"), 1000).matches);
     }
 
     #[test]
@@ -254,9 +271,38 @@ mod tests {
             "",
         ] {
             let hash = PasswordHash::from_stored(stored.to_owned());
-            assert!(!hash.verify(&secret("anything"), 10), "{stored}");
+            assert!(!hash.verify(&secret("anything"), 10).matches, "{stored}");
             assert_eq!(hash.iterations(), None);
         }
+    }
+
+    #[test]
+    fn a_hash_slower_than_the_maximum_matches_nothing_and_costs_nothing() {
+        let hash = PasswordHash::new(&secret("pw"), 2_000);
+        let before = iterations_hashed();
+        assert_eq!(
+            hash.verify(&secret("pw"), 1_999),
+            Verification {
+                matches: false,
+                iterations: 0
+            }
+        );
+        assert_eq!(iterations_hashed(), before);
+        assert_eq!(
+            hash.verify(&secret("pw"), 2_000),
+            Verification {
+                matches: true,
+                iterations: 2_000
+            }
+        );
+    }
+
+    #[test]
+    fn burning_hashes_exactly_the_iterations_asked_for() {
+        let before = iterations_hashed();
+        burn(&secret("pw"), 0);
+        burn(&secret("pw"), 700);
+        assert_eq!(iterations_hashed() - before, 700);
     }
 
     #[test]

@@ -74,9 +74,10 @@ pub struct Refreshed {
 
 /// Login (`/token/`, docs/contract.md §4.2, §6). A failure is reserved in the account and client
 /// buckets before any hashing, in the same round trip as the user lookup, and given back
-/// unless the attempt fails; a full bucket refuses without hashing. Otherwise exactly one
-/// password hashing happens whether or not the user exists, so timing reveals nothing. A
-/// login beyond the user's session cap revokes the least recently refreshed one.
+/// unless the attempt fails; a full bucket refuses without hashing. A failed attempt costs
+/// `PBKDF2_MAX_ITERATIONS` of hashing whether the user is unknown, inactive, or has a faster
+/// hash than that, so timing reveals nothing. A login beyond the user's session cap revokes
+/// the least recently refreshed one.
 pub async fn login<S: Store, D: Denylist>(
     ctx: &Context<'_>,
     store: &S,
@@ -98,18 +99,19 @@ pub async fn login<S: Store, D: Denylist>(
         store.release_failures(&buckets).await?;
         return Err(SessionError::Throttled(wait));
     }
-    let iterations = settings.pbkdf2_iterations;
-    let user = match user {
-        Some(user) => {
-            let matches = user.password.verify(&credentials.password, iterations);
-            (matches && user.is_active).then_some(user)
-        }
-        None => {
-            passwords::burn(&credentials.password, iterations);
-            None
-        }
+    // Every failure costs the hashing of the slowest accepted hash, whatever failed.
+    let most = settings.pbkdf2_max_iterations;
+    let password = &credentials.password;
+    let verification = user
+        .as_ref()
+        .map(|user| user.password.verify(password, most));
+    let user = user.filter(|user| user.is_active && verification.is_some_and(|v| v.matches));
+    let Some(user) = user else {
+        let spent = verification.map_or(0, |v| v.iterations);
+        passwords::burn(password, most.saturating_sub(spent));
+        return Err(SessionError::BadCredentials);
     };
-    let user = user.ok_or(SessionError::BadCredentials)?;
+    let iterations = settings.pbkdf2_iterations;
     let refresh = tokens::issue(ctx.keys, settings, TokenKind::Refresh, user.id, ctx.now);
     let access = tokens::issue(ctx.keys, settings, TokenKind::Access, user.id, ctx.now);
     // Django's rule: a hash made with another iteration count is replaced on login.

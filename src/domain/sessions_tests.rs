@@ -6,11 +6,21 @@ use super::*;
 use crate::domain::accounts::User;
 use crate::domain::keys::Key;
 use crate::domain::memory::{race, run, MemoryDenylist, MemoryStore};
-use crate::domain::passwords::hashings;
+use crate::domain::passwords::iterations_hashed;
 
 const NOW: i64 = 1_800_000_000;
 /// Low, so the tests are fast; every hash in them uses it unless a test says otherwise.
 const ITERATIONS: u32 = 1_000;
+/// The slowest accepted hash: what every failed login costs.
+const MOST: u32 = 4 * ITERATIONS;
+
+fn settings() -> Settings {
+    Settings {
+        pbkdf2_iterations: ITERATIONS,
+        pbkdf2_max_iterations: MOST,
+        ..Settings::default()
+    }
+}
 const EMAIL: &str = "ann@example.com";
 const PASSWORD: &str = "x7#Lq9!vRt2m";
 
@@ -23,10 +33,7 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        Self::with(Settings {
-            pbkdf2_iterations: ITERATIONS,
-            ..Settings::default()
-        })
+        Self::with(settings())
     }
 
     fn with(settings: Settings) -> Self {
@@ -286,7 +293,6 @@ fn a_storage_failure_during_a_refresh_consumes_nothing() {
 #[test]
 fn without_rotation_a_refresh_answers_only_an_access_token_and_uses_nothing() {
     let world = World::with(Settings {
-        pbkdf2_iterations: ITERATIONS,
         rotate_refresh_tokens: false,
         ..Settings::default()
     });
@@ -421,28 +427,59 @@ fn a_failed_login_keeps_its_reservation_in_both_buckets() {
 }
 
 #[test]
-fn an_unknown_user_costs_one_hash_like_a_wrong_password() {
+fn every_failed_login_costs_the_hashing_of_the_slowest_accepted_hash() {
     let world = World::new();
-    for (email, password) in [("nobody@example.com", PASSWORD), (EMAIL, "wrong")] {
-        let before = hashings();
+    world.store.add_user(
+        "imported@example.com",
+        User {
+            id: 2,
+            username: "imported".into(),
+            password: PasswordHash::new(&Secret::new(PASSWORD), MOST),
+            is_active: true,
+        },
+    );
+    world.store.add_user(
+        "too-slow@example.com",
+        User {
+            id: 3,
+            username: "slow".into(),
+            password: PasswordHash::new(&Secret::new(PASSWORD), MOST + 1),
+            is_active: true,
+        },
+    );
+    for (email, password) in [
+        ("nobody@example.com", PASSWORD),
+        (EMAIL, "wrong"),
+        ("imported@example.com", "wrong"),
+        ("too-slow@example.com", PASSWORD),
+    ] {
+        let before = iterations_hashed();
         assert_eq!(
             world.login_as(email, password, NOW).unwrap_err(),
             SessionError::BadCredentials
         );
-        assert_eq!(hashings() - before, 1, "{email}");
+        assert_eq!(iterations_hashed() - before, u64::from(MOST), "{email}");
     }
 }
 
 #[test]
-fn an_inactive_user_costs_one_hash_and_is_refused_like_a_wrong_password() {
+fn an_inactive_user_is_refused_like_a_wrong_password_at_the_same_cost() {
     let world = World::new();
     world.store.state.borrow_mut().users[0].1.is_active = false;
-    let before = hashings();
+    let before = iterations_hashed();
     assert_eq!(
         world.login_as(EMAIL, PASSWORD, NOW).unwrap_err(),
         SessionError::BadCredentials
     );
-    assert_eq!(hashings() - before, 1);
+    assert_eq!(iterations_hashed() - before, u64::from(MOST));
+}
+
+#[test]
+fn a_successful_login_costs_only_its_own_hash() {
+    let world = World::new();
+    let before = iterations_hashed();
+    world.login();
+    assert_eq!(iterations_hashed() - before, u64::from(ITERATIONS));
 }
 
 #[test]
@@ -453,7 +490,7 @@ fn throttle_reservations_never_overshoot_under_interleaving() {
         email: EMAIL.into(),
         password: Secret::new("wrong"),
     };
-    let before = hashings();
+    let before = iterations_hashed();
     let outcomes = race(
         (0..20)
             .map(|_| {
@@ -468,7 +505,7 @@ fn throttle_reservations_never_overshoot_under_interleaving() {
             .collect(),
     );
     // Five failures per account and window by default: five attempts hash, the rest wait.
-    assert_eq!(hashings() - before, 5);
+    assert_eq!(iterations_hashed() - before, 5 * u64::from(MOST));
     let throttled = outcomes
         .iter()
         .filter(|o| matches!(o, Err(SessionError::Throttled(300))))
@@ -485,12 +522,12 @@ fn a_throttled_login_hashes_nothing_even_with_the_right_password() {
     for _ in 0..5 {
         world.login_as(EMAIL, "wrong", NOW).unwrap_err();
     }
-    let before = hashings();
+    let before = iterations_hashed();
     assert_eq!(
         world.login_as(EMAIL, PASSWORD, NOW + 100).unwrap_err(),
         SessionError::Throttled(200)
     );
-    assert_eq!(hashings(), before);
+    assert_eq!(iterations_hashed(), before);
     assert!(world.login_as(EMAIL, PASSWORD, NOW + 300).is_ok());
 }
 
@@ -498,7 +535,7 @@ fn a_throttled_login_hashes_nothing_even_with_the_right_password() {
 fn a_login_with_another_iteration_count_replaces_the_hash() {
     let world = World::with(Settings {
         pbkdf2_iterations: ITERATIONS * 2,
-        ..Settings::default()
+        ..settings()
     });
     world.login();
     let state = world.store.state.borrow();
@@ -509,9 +546,8 @@ fn a_login_with_another_iteration_count_replaces_the_hash() {
 fn a_login_stamps_last_login_only_when_asked_to() {
     for stamp in [false, true] {
         let world = World::with(Settings {
-            pbkdf2_iterations: ITERATIONS,
             update_last_login: stamp,
-            ..Settings::default()
+            ..settings()
         });
         world.login();
         let stamped = world.store.state.borrow().last_login.get(&1).copied();
@@ -569,7 +605,6 @@ fn a_caller_without_an_address_is_throttled_by_the_account_bucket_alone() {
 #[test]
 fn a_login_cannot_be_refreshed_past_its_family_lifetime() {
     let world = World::with(Settings {
-        pbkdf2_iterations: ITERATIONS,
         family_max_age: 3_600,
         ..Settings::default()
     });
@@ -592,7 +627,6 @@ fn a_login_cannot_be_refreshed_past_its_family_lifetime() {
 #[test]
 fn without_rotation_a_login_ends_at_its_family_lifetime_too() {
     let world = World::with(Settings {
-        pbkdf2_iterations: ITERATIONS,
         rotate_refresh_tokens: false,
         family_max_age: 3_600,
         refresh_lifetime: 86_400,
@@ -609,7 +643,6 @@ fn without_rotation_a_login_ends_at_its_family_lifetime_too() {
 #[test]
 fn a_family_from_before_sessions_were_recorded_gets_its_lifetime_from_its_first_rotation() {
     let world = World::with(Settings {
-        pbkdf2_iterations: ITERATIONS,
         family_max_age: 3_600,
         ..Settings::default()
     });
@@ -630,7 +663,6 @@ fn a_family_from_before_sessions_were_recorded_gets_its_lifetime_from_its_first_
 #[test]
 fn a_login_beyond_the_session_cap_revokes_the_least_recently_refreshed_login() {
     let world = World::with(Settings {
-        pbkdf2_iterations: ITERATIONS,
         max_sessions_per_user: 3,
         ..Settings::default()
     });

@@ -30,6 +30,11 @@ pub struct Settings {
     pub throttle_window_seconds: i64,
     /// `PBKDF2_ITERATIONS` for new password hashes. Defaults to `600000` (Django 4.2).
     pub pbkdf2_iterations: u32,
+    /// `PBKDF2_MAX_ITERATIONS`: the slowest stored hash accepted; a hash with more iterations
+    /// matches nothing. Every failed login costs this much hashing, whatever failed, so that
+    /// timing tells no unknown e-mail from a wrong password or an imported slow hash. Defaults
+    /// to `1000000` (Django 5.2's count), or `PBKDF2_ITERATIONS` when that is higher.
+    pub pbkdf2_max_iterations: u32,
     /// `UPDATE_LAST_LOGIN`: a login stamps `last_login`. Defaults to `false` (simplejwt).
     pub update_last_login: bool,
     /// `REFRESH_FAMILY_MAX_AGE_SECONDS`: how long one login can be kept alive by refreshing;
@@ -56,6 +61,7 @@ impl Default for Settings {
             throttle_client_failures: 100,
             throttle_window_seconds: 300,
             pbkdf2_iterations: 600_000,
+            pbkdf2_max_iterations: 1_000_000,
             update_last_login: false,
             family_max_age: 30 * 86_400,
             max_sessions_per_user: 100,
@@ -128,6 +134,22 @@ impl Settings {
                 }),
             },
         };
+        // 100 million iterations is minutes of CPU per login: certainly a typo.
+        let pbkdf2_iterations =
+            count("PBKDF2_ITERATIONS", defaults.pbkdf2_iterations, 100_000_000)?;
+        let pbkdf2_max_iterations = match read("PBKDF2_MAX_ITERATIONS") {
+            None => defaults.pbkdf2_max_iterations.max(pbkdf2_iterations),
+            Some(value) => match value.parse::<u32>() {
+                Ok(n) if (pbkdf2_iterations..=100_000_000).contains(&n) => n,
+                _ => {
+                    return Err(SettingsError {
+                        name: "PBKDF2_MAX_ITERATIONS",
+                        value,
+                        expected: "a whole number, at least PBKDF2_ITERATIONS",
+                    })
+                }
+            },
+        };
         Ok(Self {
             rotate_refresh_tokens: boolean(
                 "ROTATE_REFRESH_TOKENS",
@@ -162,8 +184,8 @@ impl Settings {
                 defaults.throttle_window_seconds,
                 1,
             )?,
-            // 100 million iterations is minutes of CPU per login: certainly a typo.
-            pbkdf2_iterations: count("PBKDF2_ITERATIONS", defaults.pbkdf2_iterations, 100_000_000)?,
+            pbkdf2_iterations,
+            pbkdf2_max_iterations,
             update_last_login: boolean("UPDATE_LAST_LOGIN", defaults.update_last_login)?,
             family_max_age: seconds("REFRESH_FAMILY_MAX_AGE_SECONDS", defaults.family_max_age, 1)?,
             max_sessions_per_user: count(
@@ -194,6 +216,17 @@ mod tests {
             check_vars(&[("JWT_ISSUER", ""), ("JWT_SIGNING_KID", " ")]),
             Ok(Settings::default())
         );
+    }
+
+    #[test]
+    fn the_slowest_accepted_hash_is_never_faster_than_new_hashes() {
+        assert_eq!(check_vars(&[]).unwrap().pbkdf2_max_iterations, 1_000_000);
+        let settings = check_vars(&[("PBKDF2_ITERATIONS", "1200000")]).unwrap();
+        assert_eq!(settings.pbkdf2_max_iterations, 1_200_000);
+        let settings = check_vars(&[("PBKDF2_MAX_ITERATIONS", "870000")]).unwrap();
+        assert_eq!(settings.pbkdf2_max_iterations, 870_000);
+        let error = check_vars(&[("PBKDF2_MAX_ITERATIONS", "500000")]).unwrap_err();
+        assert_eq!(error.name, "PBKDF2_MAX_ITERATIONS");
     }
 
     #[test]
