@@ -166,7 +166,8 @@ async function startSeed() {
   const cwd = path.join(root, "bench/django-seed");
   const env = { ...process.env, SEED_DB: path.join(scratch, "seed.sqlite3"), PYTHONDONTWRITEBYTECODE: "1" };
   execFileSync(python, ["manage.py", "migrate", "-v", "0"], { cwd, env });
-  execFileSync(python, ["manage.py", "shell", "-c", `from accounts.models import User; User.objects.create_user(**${JSON.stringify(USER)})`], { cwd, env });
+  const createUser = readFileSync(path.join(root, "bench/seed_user.py"), "utf8");
+  execFileSync(python, ["manage.py", "shell", "-c", createUser], { cwd, env: { ...env, BENCH_USER: JSON.stringify(USER) } });
   const port = 18000 + (process.pid % 1000);
   const gunicorn = spawn(path.join(out, "seed-venv/bin/gunicorn"), ["seed.wsgi", "--workers", "2", "--bind", `127.0.0.1:${port}`, "--log-level", "warning"], {
     cwd,
@@ -192,38 +193,13 @@ async function startSeed() {
   };
 }
 
-// The platform's share of a request: a JavaScript worker that makes the same storage calls as
-// the endpoint and nothing else, on the same local D1 and KV. Locally D1 and KV are simulated
-// inside the workerd process (JavaScript plus SQLite), so its CPU time counts work that runs
-// on other machines in production; subtracting the twin leaves the worker's own CPU time.
-const STORAGE_TWIN = `
-export default {
-  async fetch(request, env) {
-    await request.arrayBuffer();
-    const path = new URL(request.url).pathname;
-    if (path === "/api/dashboard/") {
-      const { results } = await env.DB.withSession("first-unconstrained")
-        .prepare("SELECT id, username, password, is_active FROM users WHERE id = ?1").bind(1).all();
-      return Response.json({ response: "Hey" + results[0].username + ", you are seeing GET response" });
-    }
-    if (path === "/api/token/refresh/") {
-      const jti = "0f5e3c2a9b8d4e6f8a1b2c3d4e5f6a7b";
-      await env.DENYLIST.get(jti);
-      const [, state] = await env.DB.batch([
-        env.DB.prepare("INSERT INTO refresh_tokens (jti, family, user_id, expires_at) VALUES (?1, ?1, ?2, ?3) ON CONFLICT (jti) DO NOTHING").bind(jti, 1, 4102444800),
-        env.DB.prepare("SELECT used_at, revoked_at, family, (SELECT is_active FROM users WHERE id = refresh_tokens.user_id) AS active FROM refresh_tokens WHERE jti = ?1").bind(jti),
-      ]);
-      return Response.json({ access: String(state.results.length) });
-    }
-    return Response.json({ access: "", refresh: "" });
-  },
-};`;
-
+// The platform's share of a request: bench/storage-twin.mjs makes the same storage calls as
+// the endpoint and nothing else, on the same local D1 and KV (see there).
 async function startTwin() {
   const state = path.join(scratch, "worker");
   const mf = new Miniflare({
     modules: true,
-    script: STORAGE_TWIN,
+    scriptPath: path.join(root, "bench/storage-twin.mjs"),
     compatibilityDate,
     ...STORAGE,
     d1Persist: path.join(state, "d1"),
@@ -261,29 +237,13 @@ async function measure(service, endpoint, connections, tokens) {
 
 // ---------------------------------------------------------------- micro-benchmarks in workerd
 
-// workerd's clocks stand still while a request computes (a Spectre mitigation), so each
-// operation runs `n` times inside one request and is timed from outside, less the time of a
-// request that runs it zero times.
-const MICRO_WORKER = `
-import wasm from "./bench.wasm";
-const imports = {};
-for (const { module, name } of WebAssembly.Module.imports(wasm)) {
-  (imports[module] ??= {})[name] = () => { throw new Error(module + "." + name + " is not available"); };
-}
-const bench = new WebAssembly.Instance(wasm, imports).exports;
-export default {
-  fetch(request) {
-    const url = new URL(request.url);
-    const n = Number(url.searchParams.get("n"));
-    return new Response(String(n === 0 ? 0 : bench[url.pathname.slice(1)](n)));
-  },
-};`;
-
+// bench/micro-worker.mjs runs each operation `n` times inside one request; it is timed from
+// outside, less the time of a request that runs it zero times.
 async function wasmMicro() {
   const mf = new Miniflare({
     modulesRoot: scratch,
     modules: [
-      { type: "ESModule", path: path.join(scratch, "micro.mjs"), contents: MICRO_WORKER },
+      { type: "ESModule", path: path.join(scratch, "micro.mjs"), contents: readFileSync(path.join(root, "bench/micro-worker.mjs")) },
       { type: "CompiledWasm", path: path.join(scratch, "bench.wasm"), contents: readFileSync(path.join(root, "target/wasm32-unknown-unknown/release/edge_auth_bench.wasm")) },
     ],
     compatibilityDate,
@@ -326,15 +286,8 @@ async function wasmMicro() {
 }
 
 function opensslPbkdf2() {
-  const code = `
-import hashlib, json, ssl, time
-runs = []
-for _ in range(5):
-    start = time.perf_counter()
-    hashlib.pbkdf2_hmac("sha256", b"correct horse battery staple", b"seasalt", 600000)
-    runs.append((time.perf_counter() - start) * 1000)
-print(json.dumps({"runs": runs, "openssl": ssl.OPENSSL_VERSION}))`;
-  const measure = (env) => JSON.parse(execFileSync("python3", ["-c", code], { env: { ...process.env, ...env } }).toString());
+  const program = path.join(root, "bench/openssl_pbkdf2.py");
+  const measure = (env) => JSON.parse(execFileSync("python3", [program], { env: { ...process.env, ...env } }).toString());
   // OPENSSL_ia32cap: mask the SHA extensions (CPUID leaf 7 EBX bit 29) for a software-only run.
   return { native: measure({}), software: measure({ OPENSSL_ia32cap: ":~0x20000000" }) };
 }
@@ -365,7 +318,7 @@ async function coldStart() {
     await mf.dispose();
     return { ready: ready - start, first: answered - ready };
   };
-  const empty = { modules: true, script: 'export default { fetch() { return new Response("{}") } }', host: "127.0.0.1", port: 0, compatibilityDate };
+  const empty = { modules: true, scriptPath: path.join(root, "bench/empty-worker.mjs"), host: "127.0.0.1", port: 0, compatibilityDate };
   const ours = [];
   const baseline = [];
   for (let i = 0; i < 5; i++) {
