@@ -7,22 +7,19 @@
 // Expects `make worker`, the micro-benchmark wasm and the seed's virtualenv (the Makefile
 // target builds all three).
 import { spawn, execFileSync } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem, release } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
+import { miniflareOptions, quietEnv, root, startWorker, stateOptions, testKeyJwk, wranglerConfig } from "../tests/e2e/worker.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const out = path.join(root, "target/bench");
 const scratch = mkdtempSync(path.join(tmpdir(), "edge-auth-bench-"));
 const cleanups = [];
 const log = (...a) => console.error("bench:", ...a);
-const quietEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_SEND_ERROR_REPORTS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -113,52 +110,28 @@ async function json(url, method, body, headers = {}, retries = 2) {
 
 const USER = { email: "bench@example.com", username: "bench", password: "x7#Lq9!vRt2m" };
 
-// The worker's settings as wrangler.toml declares them, read once.
-const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8");
-const compatibilityDate = toml.match(/^compatibility_date = "(.*)"$/m)[1];
-const vars = Object.fromEntries(
-  [...toml.match(/^\[vars\]\n((?:(?!\[).*\n)*)/m)[1].matchAll(/^(\w+) = "(.*)"$/gm)].map(([, name, value]) => [name, value]),
-);
-const STORAGE = { d1Databases: { DB: "bench" }, kvNamespaces: { DENYLIST: "bench" } };
+const { compatibility_date: compatibilityDate } = await wranglerConfig();
 
-/** Miniflare options for the built worker, with a fresh signing key. */
-function workerOptions(extra = {}) {
-  const { privateKey } = generateKeyPairSync("ed25519");
-  const { kty, crv, x, d } = privateKey.export({ format: "jwk" });
-  return {
-    modules: true,
-    scriptPath: path.join(root, "build/index.js"),
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-    compatibilityDate,
-    // The seed's refresh behaviour (no rotation), so that one refresh token can be replayed;
-    // and no login throttling, which the seed does not have either (eight logins of one
-    // account in flight would otherwise hold more than its five reserved failures).
-    bindings: {
-      ...vars,
-      ROTATE_REFRESH_TOKENS: "false",
-      LOGIN_THROTTLE_ACCOUNT_FAILURES: "1000000",
-      LOGIN_THROTTLE_CLIENT_FAILURES: "1000000",
-      JWT_SIGNING_KEYS: JSON.stringify([{ kty, crv, x, d }]),
-    },
-    ...STORAGE,
-    host: "127.0.0.1",
-    port: 0,
-    ...extra,
-  };
-}
+/**
+ * The worker's variables for the benchmark, with a fresh signing key: the seed's refresh
+ * behaviour (no rotation), so that one refresh token can be replayed; and no login throttling,
+ * which the seed does not have either (eight logins of one account in flight would otherwise
+ * hold more than its five reserved failures).
+ */
+const benchVars = () => ({
+  ROTATE_REFRESH_TOKENS: "false",
+  LOGIN_THROTTLE_ACCOUNT_FAILURES: "1000000",
+  LOGIN_THROTTLE_CLIENT_FAILURES: "1000000",
+  JWT_SIGNING_KEYS: JSON.stringify([testKeyJwk()]),
+});
 
-async function startWorker() {
-  const state = path.join(scratch, "worker");
-  const mf = new Miniflare(workerOptions({ d1Persist: path.join(state, "d1"), kvPersist: path.join(state, "kv") }));
-  const url = (await mf.ready).href.replace(/\/$/, "");
-  const db = await mf.getD1Database("DB");
-  const schema = readFileSync(path.join(root, "schema.sql"), "utf8").replace(/--.*$/gm, "");
-  for (const statement of schema.split(/;\s*$/m).map((s) => s.trim()).filter(Boolean)) await db.prepare(statement).run();
+/** The worker in one workerd of its own, its D1 and KV kept in the scratch folder for the twin. */
+async function startBenchWorker() {
+  const worker = await startWorker({ vars: benchVars(), alone: true, state: path.join(scratch, "worker") });
   const workerd = descendants(process.pid).filter((p) => stat(p)?.comm === "workerd");
   if (workerd.length !== 1) throw new Error(`expected one workerd process, found ${workerd.length}`);
-  await json(`${url}/api/register/`, "POST", { ...USER, password2: USER.password });
-  let disposed;
-  return { name: "worker", url, pids: () => workerd, dispose: () => (disposed ??= mf.dispose()) };
+  await json(`${worker.url}/api/register/`, "POST", { ...USER, password2: USER.password });
+  return { name: "worker", url: worker.url, pids: () => workerd, dispose: worker.stop };
 }
 
 async function startSeed() {
@@ -196,14 +169,11 @@ async function startSeed() {
 // The platform's share of a request: bench/storage-twin.mjs makes the same storage calls as
 // the endpoint and nothing else, on the same local D1 and KV (see there).
 async function startTwin() {
-  const state = path.join(scratch, "worker");
   const mf = new Miniflare({
     modules: true,
     scriptPath: path.join(root, "bench/storage-twin.mjs"),
     compatibilityDate,
-    ...STORAGE,
-    d1Persist: path.join(state, "d1"),
-    kvPersist: path.join(state, "kv"),
+    ...(await stateOptions(path.join(scratch, "worker"))),
     host: "127.0.0.1",
     port: 0,
   });
@@ -323,7 +293,7 @@ async function coldStart() {
   const baseline = [];
   for (let i = 0; i < 5; i++) {
     baseline.push(await firstAnswer(empty, "/"));
-    ours.push(await firstAnswer(workerOptions(), "/.well-known/jwks.json"));
+    ours.push(await firstAnswer(await miniflareOptions({ vars: benchVars() }), "/.well-known/jwks.json"));
   }
   return { startupProfileMs: profiles, workerdOursMs: ours, workerdEmptyMs: baseline };
 }
@@ -441,7 +411,7 @@ async function main() {
   log("cold start");
   const cold = await coldStart();
   log("starting the worker (Miniflare) and the Django seed (gunicorn)");
-  const services = [await startWorker(), await startSeed()];
+  const services = [await startBenchWorker(), await startSeed()];
   cleanups.push(...services.map((service) => service.dispose));
   const http = [];
   for (let run = 1; run <= RUNS; run++) {
