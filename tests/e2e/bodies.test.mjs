@@ -43,9 +43,8 @@ test("a body over 1 MiB is 413", async () => {
   const big = JSON.stringify({ email: "a@example.com", password: "x", pad: "p".repeat(1_048_576) });
   expectReply(await send(big, "application/json"), 413, { detail: "Request body too large." });
   expectReply(await send(big, "application/json", "/register/"), 413, { detail: "Request body too large." });
-  // Exactly at the cap is read.
+  // Exactly at the cap is read: 10 bytes of JSON around the padding.
   const exact = `{"pad":"${"p".repeat(1_048_576 - 10)}"}`;
-  assert.equal(Buffer.byteLength(exact), 1_048_576);
   expectReply(await send(exact, "application/json"), 400, REQUIRED_LOGIN);
 });
 

@@ -97,9 +97,7 @@ test("other methods with valid credentials are 405; without, 401 first", async (
     assert.equal(reply.headers.get("allow"), "GET, POST, OPTIONS");
     expectReply(await dashboard(method, {}), 401, NOT_PROVIDED);
   }
-  const head = await dashboard("HEAD", bearer(access));
-  assert.equal(head.status, 405);
-  assert.equal(head.text, "");
+  assert.equal((await dashboard("HEAD", bearer(access))).status, 405);
 });
 
 test("logout everywhere revokes every login of the caller and only theirs", async () => {

@@ -36,9 +36,7 @@ test("the demo page and the OpenAPI document answer GET only", async () => {
       expectReply(reply, 405, { detail: `Method "${method}" not allowed.` });
       assert.equal(reply.headers.get("allow"), "GET");
     }
-    const head = await call(MAIN, "HEAD", path);
-    assert.equal(head.status, 405);
-    assert.equal(head.text, "");
+    assert.equal((await call(MAIN, "HEAD", path)).status, 405);
   }
 });
 
