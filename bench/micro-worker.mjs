@@ -6,7 +6,10 @@
 import wasm from "./bench.wasm";
 const imports = {};
 for (const { module, name } of WebAssembly.Module.imports(wasm)) {
-  (imports[module] ??= {})[name] = () => { throw new Error(module + "." + name + " is not available"); };
+  imports[module] ??= {};
+  imports[module][name] = () => {
+    throw new Error(`${module}.${name} is not available`);
+  };
 }
 const bench = new WebAssembly.Instance(wasm, imports).exports;
 export default {

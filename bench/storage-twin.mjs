@@ -10,7 +10,7 @@ export default {
     if (path === "/api/dashboard/") {
       const { results } = await env.DB.withSession("first-unconstrained")
         .prepare("SELECT id, username, password, is_active FROM users WHERE id = ?1").bind(1).all();
-      return Response.json({ response: "Hey" + results[0].username + ", you are seeing GET response" });
+      return Response.json({ response: `Hey${results[0].username}, you are seeing GET response` });
     }
     if (path === "/api/token/refresh/") {
       const jti = "0f5e3c2a9b8d4e6f8a1b2c3d4e5f6a7b";

@@ -54,7 +54,12 @@ function descendants(pid) {
     if (s) children.set(s.ppid, [...(children.get(s.ppid) ?? []), p]);
   }
   const found = [];
-  const walk = (p) => (children.get(p) ?? []).forEach((c) => (found.push(c), walk(c)));
+  const walk = (p) => {
+    for (const child of children.get(p) ?? []) {
+      found.push(child);
+      walk(child);
+    }
+  };
   walk(pid);
   return found;
 }
@@ -68,7 +73,7 @@ function wrk(url, { method = "GET", body, headers = {} }, connections) {
   const lines = [`wrk.method = ${JSON.stringify(method)}`];
   if (body !== undefined) lines.push(`wrk.body = ${JSON.stringify(body)}`);
   for (const [name, value] of Object.entries(headers)) lines.push(`wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`);
-  writeFileSync(script, lines.join("\n") + "\n");
+  writeFileSync(script, `${lines.join("\n")}\n`);
   const threads = Math.min(2, connections);
   const text = execFileSync("wrk", ["-t", String(threads), "-c", String(connections), "-d", `${SECONDS}s`, "--timeout", "60s", "--latency", "-s", script, url], {
     encoding: "utf8",
@@ -162,7 +167,10 @@ async function startSeed() {
     name: "Django seed",
     url,
     pids: () => [gunicorn.pid, ...descendants(gunicorn.pid)],
-    dispose: () => (gunicorn.kill("SIGTERM"), stopped),
+    dispose: () => {
+      gunicorn.kill("SIGTERM");
+      return stopped;
+    },
   };
 }
 
@@ -442,7 +450,9 @@ async function main() {
   const text = readFileSync(file, "utf8");
   const begin = "<!-- bench:begin (written by make bench) -->";
   const end = "<!-- bench:end -->";
-  if (text.includes(begin)) writeFileSync(file, text.slice(0, text.indexOf(begin) + begin.length) + "\n" + table + "\n" + text.slice(text.indexOf(end)));
+  if (text.includes(begin)) {
+    writeFileSync(file, `${text.slice(0, text.indexOf(begin) + begin.length)}\n${table}\n${text.slice(text.indexOf(end))}`);
+  }
   console.log(table);
 }
 

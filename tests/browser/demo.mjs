@@ -120,7 +120,10 @@ let worker;
 let context;
 const profile = mkdtempSync(path.join(tmpdir(), "edge-auth-browser-"));
 try {
-  const base = process.env.DEMO_URL ?? (worker = await startWorker({ vars: { JWT_SIGNING_KEYS: JSON.stringify([testKeyJwk()]) } })).url;
+  if (process.env.DEMO_URL === undefined) {
+    worker = await startWorker({ vars: { JWT_SIGNING_KEYS: JSON.stringify([testKeyJwk()]) } });
+  }
+  const base = process.env.DEMO_URL ?? worker.url;
   const origin = new URL(base).origin;
   context = await chromium.launchPersistentContext(profile, {
     executablePath,
@@ -234,7 +237,7 @@ try {
     // refusals this test expected are allowed.
     const unexpected = consoleErrors.filter(({ text: message, url }) => {
       const status = message.match(/^Failed to load resource: the server responded with a status of (\d{3})/)?.[1];
-      return !(status && status.startsWith("4") && new URL(url).pathname !== "/" && responses.get(url) === Number(status));
+      return !(status?.startsWith("4") && new URL(url).pathname !== "/" && responses.get(url) === Number(status));
     });
     assert.deepEqual(unexpected, [], "console errors");
   });
