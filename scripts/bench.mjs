@@ -12,7 +12,15 @@ import { cpus, loadavg, tmpdir, totalmem, release } from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
-import { miniflareOptions, quietEnv, root, startWorker, stateOptions, testKeyJwk, wranglerConfig } from "../tests/e2e/worker.mjs";
+import {
+  miniflareOptions,
+  quietEnv,
+  root,
+  startWorker,
+  stateOptions,
+  testKeyJwk,
+  wranglerConfig,
+} from "../tests/e2e/worker.mjs";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -47,7 +55,9 @@ function stat(pid) {
 }
 
 function descendants(pid) {
-  const all = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
+  const all = readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
   const children = new Map();
   for (const p of all) {
     const s = stat(p);
@@ -72,12 +82,16 @@ function wrk(url, { method = "GET", body, headers = {} }, connections) {
   const script = path.join(scratch, `wrk-${Math.random().toString(36).slice(2)}.lua`);
   const lines = [`wrk.method = ${JSON.stringify(method)}`];
   if (body !== undefined) lines.push(`wrk.body = ${JSON.stringify(body)}`);
-  for (const [name, value] of Object.entries(headers)) lines.push(`wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`);
+  for (const [name, value] of Object.entries(headers)) {
+    lines.push(`wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`);
+  }
   writeFileSync(script, `${lines.join("\n")}\n`);
   const threads = Math.min(2, connections);
-  const text = execFileSync("wrk", ["-t", String(threads), "-c", String(connections), "-d", `${SECONDS}s`, "--timeout", "60s", "--latency", "-s", script, url], {
-    encoding: "utf8",
-  });
+  const args = [
+    ...["-t", String(threads), "-c", String(connections), "-d", `${SECONDS}s`, "--timeout", "60s"],
+    ...["--latency", "-s", script, url],
+  ];
+  const text = execFileSync("wrk", args, { encoding: "utf8" });
   const ms = (value, unit) => Number(value) * { us: 0.001, ms: 1, s: 1000, m: 60000 }[unit];
   const percentile = (p) => {
     const m = text.match(new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, "m"));
@@ -90,7 +104,13 @@ function wrk(url, { method = "GET", body, headers = {} }, connections) {
   // server answered every request it received still measures it.
   const socket = text.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
   const socketErrors = socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0;
-  return { requests, socketErrors, rps: Number(text.match(/Requests\/sec:\s+([\d.]+)/)[1]), p50: percentile(50), p99: percentile(99) };
+  return {
+    requests,
+    socketErrors,
+    rps: Number(text.match(/Requests\/sec:\s+([\d.]+)/)[1]),
+    p50: percentile(50),
+    p99: percentile(99),
+  };
 }
 
 async function json(url, method, body, headers = {}, retries = 2) {
@@ -145,13 +165,20 @@ async function startSeed() {
   const env = { ...process.env, SEED_DB: path.join(scratch, "seed.sqlite3"), PYTHONDONTWRITEBYTECODE: "1" };
   execFileSync(python, ["manage.py", "migrate", "-v", "0"], { cwd, env });
   const createUser = readFileSync(path.join(root, "bench/seed_user.py"), "utf8");
-  execFileSync(python, ["manage.py", "shell", "-c", createUser], { cwd, env: { ...env, BENCH_USER: JSON.stringify(USER) } });
-  const port = 18000 + (process.pid % 1000);
-  const gunicorn = spawn(path.join(out, "seed-venv/bin/gunicorn"), ["seed.wsgi", "--workers", "2", "--bind", `127.0.0.1:${port}`, "--log-level", "warning"], {
+  execFileSync(python, ["manage.py", "shell", "-c", createUser], {
     cwd,
-    env,
-    stdio: ["ignore", "inherit", "inherit"],
+    env: { ...env, BENCH_USER: JSON.stringify(USER) },
   });
+  const port = 18000 + (process.pid % 1000);
+  const gunicorn = spawn(
+    path.join(out, "seed-venv/bin/gunicorn"),
+    ["seed.wsgi", "--workers", "2", "--bind", `127.0.0.1:${port}`, "--log-level", "warning"],
+    {
+      cwd,
+      env,
+      stdio: ["ignore", "inherit", "inherit"],
+    },
+  );
   const stopped = new Promise((resolve) => gunicorn.on("exit", resolve));
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
@@ -193,9 +220,18 @@ async function startTwin() {
 // ---------------------------------------------------------------- the HTTP benchmark
 
 const ENDPOINTS = [
-  { name: "POST /token/", request: () => ({ method: "POST", path: "/api/token/", body: { email: USER.email, password: USER.password } }) },
-  { name: "POST /token/refresh/", request: (t) => ({ method: "POST", path: "/api/token/refresh/", body: { refresh: t.refresh } }) },
-  { name: "GET /dashboard/", request: (t) => ({ method: "GET", path: "/api/dashboard/", headers: { authorization: `Bearer ${t.access}` } }) },
+  {
+    name: "POST /token/",
+    request: () => ({ method: "POST", path: "/api/token/", body: { email: USER.email, password: USER.password } }),
+  },
+  {
+    name: "POST /token/refresh/",
+    request: (t) => ({ method: "POST", path: "/api/token/refresh/", body: { refresh: t.refresh } }),
+  },
+  {
+    name: "GET /dashboard/",
+    request: (t) => ({ method: "GET", path: "/api/dashboard/", headers: { authorization: `Bearer ${t.access}` } }),
+  },
 ];
 
 async function measure(service, endpoint, connections, tokens) {
@@ -221,8 +257,16 @@ async function wasmMicro() {
   const mf = new Miniflare({
     modulesRoot: scratch,
     modules: [
-      { type: "ESModule", path: path.join(scratch, "micro.mjs"), contents: readFileSync(path.join(root, "bench/micro-worker.mjs")) },
-      { type: "CompiledWasm", path: path.join(scratch, "bench.wasm"), contents: readFileSync(path.join(root, "target/wasm32-unknown-unknown/release/edge_auth_bench.wasm")) },
+      {
+        type: "ESModule",
+        path: path.join(scratch, "micro.mjs"),
+        contents: readFileSync(path.join(root, "bench/micro-worker.mjs")),
+      },
+      {
+        type: "CompiledWasm",
+        path: path.join(scratch, "bench.wasm"),
+        contents: readFileSync(path.join(root, "target/wasm32-unknown-unknown/release/edge_auth_bench.wasm")),
+      },
     ],
     compatibilityDate,
     host: "127.0.0.1",
@@ -243,7 +287,7 @@ async function wasmMicro() {
     const perOp = async (name) => {
       await call(name, 200);
       const runs = [];
-      for (let i = 0; i < 5; i++) runs.push(((await call(name, ops)) - overhead) * 1000 / ops);
+      for (let i = 0; i < 5; i++) runs.push((((await call(name, ops)) - overhead) * 1000) / ops);
       return runs;
     };
     await call("bench_pbkdf2", 10000);
@@ -265,7 +309,8 @@ async function wasmMicro() {
 
 function opensslPbkdf2() {
   const program = path.join(root, "bench/openssl_pbkdf2.py");
-  const measure = (env) => JSON.parse(execFileSync("python3", [program], { env: { ...process.env, ...env } }).toString());
+  const measure = (env) =>
+    JSON.parse(execFileSync("python3", [program], { env: { ...process.env, ...env } }).toString());
   // OPENSSL_ia32cap: mask the SHA extensions (CPUID leaf 7 EBX bit 29) for a software-only run.
   return { native: measure({}), software: measure({ OPENSSL_ia32cap: ":~0x20000000" }) };
 }
@@ -278,7 +323,11 @@ async function coldStart() {
   const profiles = [];
   for (let i = 0; i < 5; i++) {
     const file = path.join(scratch, `startup-${i}.cpuprofile`);
-    execFileSync(path.join(root, "node_modules/.bin/wrangler"), ["check", "startup", "--outfile", file], { cwd: root, env: quietEnv, stdio: "ignore" });
+    execFileSync(path.join(root, "node_modules/.bin/wrangler"), ["check", "startup", "--outfile", file], {
+      cwd: root,
+      env: quietEnv,
+      stdio: "ignore",
+    });
     const profile = JSON.parse(readFileSync(file, "utf8"));
     profiles.push((profile.endTime - profile.startTime) / 1000);
   }
@@ -296,7 +345,13 @@ async function coldStart() {
     await mf.dispose();
     return { ready: ready - start, first: answered - ready };
   };
-  const empty = { modules: true, scriptPath: path.join(root, "bench/empty-worker.mjs"), host: "127.0.0.1", port: 0, compatibilityDate };
+  const empty = {
+    modules: true,
+    scriptPath: path.join(root, "bench/empty-worker.mjs"),
+    host: "127.0.0.1",
+    port: 0,
+    compatibilityDate,
+  };
   const ours = [];
   const baseline = [];
   for (let i = 0; i < 5; i++) {
@@ -308,11 +363,15 @@ async function coldStart() {
 
 function sizes() {
   const wasm = readFileSync(path.join(root, "build/index_bg.wasm"));
-  const upload = execFileSync(path.join(root, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", path.join(scratch, "dry")], {
-    cwd: root,
-    encoding: "utf8",
-    env: quietEnv,
-  }).match(/Total Upload: (.*)/)[1];
+  const upload = execFileSync(
+    path.join(root, "node_modules/.bin/wrangler"),
+    ["deploy", "--dry-run", "--outdir", path.join(scratch, "dry")],
+    {
+      cwd: root,
+      encoding: "utf8",
+      env: quietEnv,
+    },
+  ).match(/Total Upload: (.*)/)[1];
   return { wasmRaw: wasm.length, wasmGzip: gzipSync(wasm, { level: 9 }).length, upload };
 }
 
@@ -324,16 +383,23 @@ const int = (n) => Math.round(n).toLocaleString("en-US").replace(/,/g, " ");
 
 function report(http, micro, openssl, cold, size, machine) {
   const lines = [];
-  lines.push(`Measured ${machine.date} on ${machine.cpu} (${machine.cores} vCPU), ${machine.memory} GiB, Linux ${machine.kernel}; Node.js ${process.versions.node}, workerd (Miniflare ${machine.miniflare}), ${machine.openssl}.`);
-  lines.push(`Command: \`make bench\` (BENCH_SECONDS=${SECONDS}, BENCH_RUNS=${RUNS}). Load average before: ${machine.loadBefore}, after: ${machine.loadAfter}.`);
+  lines.push(
+    `Measured ${machine.date} on ${machine.cpu} (${machine.cores} vCPU), ${machine.memory} GiB, Linux ${machine.kernel}; Node.js ${process.versions.node}, workerd (Miniflare ${machine.miniflare}), ${machine.openssl}.`,
+  );
+  lines.push(
+    `Command: \`make bench\` (BENCH_SECONDS=${SECONDS}, BENCH_RUNS=${RUNS}). Load average before: ${machine.loadBefore}, after: ${machine.loadAfter}.`,
+  );
   lines.push("");
   lines.push("### HTTP: the worker in one workerd against the Django seed under gunicorn (2 sync workers)");
   lines.push("");
-  lines.push("Medians of the runs; spread = (max − min) / median over the runs of that row. CPU = user + system time of the server's processes (workerd: the one process, with local D1 and KV inside it; Django: gunicorn's master and workers) divided by the requests served.");
+  lines.push(
+    "Medians of the runs; spread = (max − min) / median over the runs of that row. CPU = user + system time of the server's processes (workerd: the one process, with local D1 and KV inside it; Django: gunicorn's master and workers) divided by the requests served.",
+  );
   lines.push("");
   lines.push("| endpoint | c | service | req/s | p50 ms | p99 ms | CPU ms/req | spread of req/s | socket errors |");
   lines.push("|---|---|---|---|---|---|---|---|---|");
-  const rowsOf = (endpoint, c, service) => http.filter((r) => r.endpoint === endpoint && r.c === c && r.service === service);
+  const rowsOf = (endpoint, c, service) =>
+    http.filter((r) => r.endpoint === endpoint && r.c === c && r.service === service);
   const cpuOf = (endpoint, c, service) => median(rowsOf(endpoint, c, service).map((r) => r.cpuPerRequest));
   for (const endpoint of ENDPOINTS) {
     for (const c of [1, 8]) {
@@ -341,14 +407,20 @@ function report(http, micro, openssl, cold, size, machine) {
         const runs = rowsOf(endpoint.name, c, service);
         if (runs.length === 0) continue;
         const m = (k) => median(runs.map((r) => r[k]));
-        lines.push(`| ${endpoint.name} | ${c} | ${service} | ${f1(m("rps"))} | ${f2(m("p50"))} | ${f2(m("p99"))} | ${f2(m("cpuPerRequest"))} | ${f1(spread(runs.map((r) => r.rps)))} % | ${runs.reduce((sum, r) => sum + r.socketErrors, 0)} |`);
+        lines.push(
+          `| ${endpoint.name} | ${c} | ${service} | ${f1(m("rps"))} | ${f2(m("p50"))} | ${f2(m("p99"))} | ${f2(m("cpuPerRequest"))} | ${f1(spread(runs.map((r) => r.rps)))} % | ${runs.reduce((sum, r) => sum + r.socketErrors, 0)} |`,
+        );
       }
     }
   }
   lines.push("");
-  lines.push("CPU per request, worker against Django. *workerd total* is all of the worker's workerd process; *storage twin* is a JavaScript worker making the same D1/KV calls on the same local storage, nothing else (HTTP handling by workerd plus the local D1/KV simulators, which run inside the process here and on other machines in production); *worker's own* is the difference: routing, JSON, token checks and signing in wasm.");
+  lines.push(
+    "CPU per request, worker against Django. *workerd total* is all of the worker's workerd process; *storage twin* is a JavaScript worker making the same D1/KV calls on the same local storage, nothing else (HTTP handling by workerd plus the local D1/KV simulators, which run inside the process here and on other machines in production); *worker's own* is the difference: routing, JSON, token checks and signing in wasm.",
+  );
   lines.push("");
-  lines.push("| endpoint | c | workerd total | storage twin | worker's own | Django seed | own / Django | total / Django |");
+  lines.push(
+    "| endpoint | c | workerd total | storage twin | worker's own | Django seed | own / Django | total / Django |",
+  );
   lines.push("|---|---|---|---|---|---|---|---|");
   for (const endpoint of ENDPOINTS) {
     for (const c of [1, 8]) {
@@ -357,7 +429,9 @@ function report(http, micro, openssl, cold, size, machine) {
       const twin = endpoint === ENDPOINTS[0] ? NaN : cpuOf(endpoint.name, c, "storage twin");
       const own = total - twin;
       const cell = (n) => (Number.isNaN(n) ? "–" : f2(n));
-      lines.push(`| ${endpoint.name} | ${c} | ${f2(total)} | ${cell(twin)} | ${cell(own)} | ${f2(django)} | ${Number.isNaN(own) ? "–" : f2(own / django)} | ${f2(total / django)} |`);
+      lines.push(
+        `| ${endpoint.name} | ${c} | ${f2(total)} | ${cell(twin)} | ${cell(own)} | ${f2(django)} | ${Number.isNaN(own) ? "–" : f2(own / django)} | ${f2(total / django)} |`,
+      );
     }
   }
   const us = (ms) => (ms * 1000) / 600000;
@@ -379,20 +453,32 @@ function report(http, micro, openssl, cold, size, machine) {
   lines.push("");
   lines.push("| operation | ed25519-dalek (used) | ed25519-compact |");
   lines.push("|---|---|---|");
-  lines.push(`| sign a token's \`header.payload\` | ${f1(median(micro.signUs))} | ${f1(median(micro.compactSignUs))} |`);
+  lines.push(
+    `| sign a token's \`header.payload\` | ${f1(median(micro.signUs))} | ${f1(median(micro.compactSignUs))} |`,
+  );
   lines.push(`| verify a signature | ${f1(median(micro.dalekVerifyUs))} | ${f1(median(micro.compactVerifyUs))} |`);
-  lines.push(`| whole access-token check (\`tokens::verify\`: parse, signature, claims) | ${f1(median(micro.verifyUs))} | – |`);
+  lines.push(
+    `| whole access-token check (\`tokens::verify\`: parse, signature, claims) | ${f1(median(micro.verifyUs))} | – |`,
+  );
   lines.push("");
   lines.push("### Cold start and size");
   lines.push("");
   lines.push("| measure | value |");
   lines.push("|---|---|");
-  lines.push(`| startup phase, \`wrangler check startup\` CPU profile (wasm compile + instantiate + module evaluation, median of 5) | ${f1(median(cold.startupProfileMs))} ms |`);
+  lines.push(
+    `| startup phase, \`wrangler check startup\` CPU profile (wasm compile + instantiate + module evaluation, median of 5) | ${f1(median(cold.startupProfileMs))} ms |`,
+  );
   const at = (runs, k) => median(runs.map((r) => r[k]));
   const [ours, empty] = [cold.workerdOursMs, cold.workerdEmptyMs];
-  lines.push(`| workerd start to ready: this worker / an empty JavaScript worker (median of 5) | ${f1(at(ours, "ready"))} ms / ${f1(at(empty, "ready"))} ms |`);
-  lines.push(`| first answer after ready: this worker (\`GET /.well-known/jwks.json\`: configuration and keys read) / the empty worker | ${f2(at(ours, "first"))} ms / ${f2(at(empty, "first"))} ms |`);
-  lines.push(`| **cold start this worker adds** (differences of both: module load, compile, instantiate, first answer) | **${f1(at(ours, "ready") - at(empty, "ready") + at(ours, "first") - at(empty, "first"))} ms** |`);
+  lines.push(
+    `| workerd start to ready: this worker / an empty JavaScript worker (median of 5) | ${f1(at(ours, "ready"))} ms / ${f1(at(empty, "ready"))} ms |`,
+  );
+  lines.push(
+    `| first answer after ready: this worker (\`GET /.well-known/jwks.json\`: configuration and keys read) / the empty worker | ${f2(at(ours, "first"))} ms / ${f2(at(empty, "first"))} ms |`,
+  );
+  lines.push(
+    `| **cold start this worker adds** (differences of both: module load, compile, instantiate, first answer) | **${f1(at(ours, "ready") - at(empty, "ready") + at(ours, "first") - at(empty, "first"))} ms** |`,
+  );
   lines.push(`| \`build/index_bg.wasm\` raw | ${int(size.wasmRaw)} B |`);
   lines.push(`| \`build/index_bg.wasm\` gzip -9 | ${int(size.wasmGzip)} B |`);
   lines.push(`| whole upload (\`wrangler deploy --dry-run\`) | ${size.upload} |`);
@@ -427,7 +513,13 @@ async function main() {
       for (const c of [1, 8]) {
         for (const service of services) {
           log(`run ${run}/${RUNS}: ${service.name} ${endpoint.name} c=${c}`);
-          http.push({ run, endpoint: endpoint.name, c, service: service.name, ...(await measure(service, endpoint, c)) });
+          http.push({
+            run,
+            endpoint: endpoint.name,
+            c,
+            service: service.name,
+            ...(await measure(service, endpoint, c)),
+          });
         }
       }
     }
@@ -439,7 +531,13 @@ async function main() {
     for (const endpoint of ENDPOINTS.slice(1)) {
       for (const c of [1, 8]) {
         log(`run ${run}/${RUNS}: ${twin.name} ${endpoint.name} c=${c}`);
-        http.push({ run, endpoint: endpoint.name, c, service: twin.name, ...(await measure(twin, endpoint, c, { access: "-", refresh: "-" })) });
+        http.push({
+          run,
+          endpoint: endpoint.name,
+          c,
+          service: twin.name,
+          ...(await measure(twin, endpoint, c, { access: "-", refresh: "-" })),
+        });
       }
     }
   }
@@ -451,7 +549,10 @@ async function main() {
   const begin = "<!-- bench:begin (written by make bench) -->";
   const end = "<!-- bench:end -->";
   if (text.includes(begin)) {
-    writeFileSync(file, `${text.slice(0, text.indexOf(begin) + begin.length)}\n${table}\n${text.slice(text.indexOf(end))}`);
+    writeFileSync(
+      file,
+      `${text.slice(0, text.indexOf(begin) + begin.length)}\n${table}\n${text.slice(text.indexOf(end))}`,
+    );
   }
   console.log(table);
 }
@@ -459,6 +560,7 @@ async function main() {
 try {
   await main();
 } finally {
-  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch((error) => log("cleanup:", error.message));
+  for (const cleanup of cleanups.reverse())
+    await Promise.resolve(cleanup()).catch((error) => log("cleanup:", error.message));
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -35,8 +35,10 @@ function expectedCsp(html) {
     const [, inner] = html.match(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`));
     return createHash("sha256").update(inner).digest("base64");
   };
-  return `default-src 'none'; script-src 'sha256-${hash("script")}'; style-src 'sha256-${hash("style")}'; ` +
-    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  return (
+    `default-src 'none'; script-src 'sha256-${hash("script")}'; style-src 'sha256-${hash("style")}'; ` +
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+  );
 }
 
 // Runs in the page before its own script: records CSP violations and every write to
@@ -44,7 +46,9 @@ function expectedCsp(html) {
 function instrument() {
   const seen = { violations: [], writes: [] };
   Object.defineProperty(window, "__demoTest", { value: seen });
-  document.addEventListener("securitypolicyviolation", (e) => seen.violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  document.addEventListener("securitypolicyviolation", (e) =>
+    seen.violations.push(`${e.violatedDirective} ${e.blockedURI}`),
+  );
   for (const name of ["setItem", "removeItem", "clear"]) {
     const original = Storage.prototype[name];
     Storage.prototype[name] = function (...args) {
@@ -130,8 +134,13 @@ try {
     headless: true,
     viewport: { width: 1280, height: 900 },
     args: [
-      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
     ],
   });
   page = context.pages()[0] ?? (await context.newPage());
@@ -182,7 +191,10 @@ try {
     const seconds = async () => Number((await text("#access-expiry")).match(/\(in (\d+) s\)/)?.[1]);
     const first = await seconds();
     assert.ok(first > 290 && first <= 300, `countdown starts near 300 s: ${await text("#access-expiry")}`);
-    await page.waitForFunction((s) => document.querySelector("#access-expiry").textContent.includes(`(in ${s - 1} s)`), first);
+    await page.waitForFunction(
+      (s) => document.querySelector("#access-expiry").textContent.includes(`(in ${s - 1} s)`),
+      first,
+    );
     for (const id of ["#refresh", "#logout", "#logout-all", "#dashboard-get", "#dashboard-post"]) {
       assert.equal(await disabled(id), false, `${id} is enabled`);
     }
@@ -192,7 +204,9 @@ try {
   await step("GET and POST the dashboard with the access token (200)", async () => {
     await expectAnswer("#dashboard-get", 200, { response: `Hey${user.username}, you are seeing GET response` });
     await page.fill("#dashboard-text", "hello from the browser");
-    await expectAnswer("#dashboard-post", 200, { response: `Hey${user.username}, your text is hello from the browser` });
+    await expectAnswer("#dashboard-post", 200, {
+      response: `Hey${user.username}, your text is hello from the browser`,
+    });
     assert.match(await text("#output"), /your text is hello from the browser/);
     mkdirSync(path.dirname(screenshot), { recursive: true });
     await page.screenshot({ path: screenshot, fullPage: true });

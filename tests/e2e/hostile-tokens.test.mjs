@@ -1,7 +1,21 @@
 // API.md §3.2: forged and malformed tokens never select a key and are never accepted.
 import { test } from "node:test";
 import { generateKeyPairSync } from "node:crypto";
-import { MAIN, call, post, expectReply, loggedIn, decode, forge, forgeHs256, b64url, now, bearer, bearerError, INVALID } from "./lib.mjs";
+import {
+  MAIN,
+  call,
+  post,
+  expectReply,
+  loggedIn,
+  decode,
+  forge,
+  forgeHs256,
+  b64url,
+  now,
+  bearer,
+  bearerError,
+  INVALID,
+} from "./lib.mjs";
 
 const invalidBearer = bearerError("Token is invalid or expired");
 

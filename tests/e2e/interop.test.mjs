@@ -77,6 +77,10 @@ test("tokens jose and PyJWT sign with any other key are refused", async () => {
     .sign(await importJWK({ ...other, alg: "EdDSA" }, "EdDSA"));
   const byPyjwt = await pyjwt("sign", JSON.stringify(other), kid, JSON.stringify(claims));
   for (const token of [byJose, byPyjwt]) {
-    expectReply(await call(MAIN, "GET", "/dashboard/", { headers: bearer(token) }), 401, bearerError("Token is invalid or expired"));
+    expectReply(
+      await call(MAIN, "GET", "/dashboard/", { headers: bearer(token) }),
+      401,
+      bearerError("Token is invalid or expired"),
+    );
   }
 });

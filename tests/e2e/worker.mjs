@@ -44,7 +44,9 @@ export function testKeyJwk() {
 
 /** The RFC 7638 thumbprint of an Ed25519 JWK: its `kid`. */
 export function thumbprint({ x }) {
-  return createHash("sha256").update(JSON.stringify({ crv: "Ed25519", kty: "OKP", x })).digest("base64url");
+  return createHash("sha256")
+    .update(JSON.stringify({ crv: "Ed25519", kty: "OKP", x }))
+    .digest("base64url");
 }
 
 // Ports handed out by this process: a port is free again as soon as freePort closes its probe,
@@ -180,7 +182,15 @@ export async function d1File(state, file) {
  * request. `state`: a folder for its D1 and KV that stays after stop(), for another worker to
  * run on (see stateOptions). The worker's `log()` is empty then.
  */
-export async function startWorker({ vars = {}, schema = true, front = [], args = [], without = [], alone = false, state } = {}) {
+export async function startWorker({
+  vars = {},
+  schema = true,
+  front = [],
+  args = [],
+  without = [],
+  alone = false,
+  state,
+} = {}) {
   const kept = state !== undefined;
   if (kept) mkdirSync(state, { recursive: true });
   else state = mkdtempSync(path.join(tmpdir(), "edge-auth-worker-"));
@@ -201,17 +211,22 @@ export async function startWorker({ vars = {}, schema = true, front = [], args =
   const child = spawn(
     process.execPath,
     [
-      wrangler, "dev",
+      ...[wrangler, "dev"],
       ...configs.flatMap((c) => ["--config", c]),
-      "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
-      "--persist-to", state, "--show-interactive-dev-session=false", ...args,
+      ...["--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector)],
+      ...["--persist-to", state, "--show-interactive-dev-session=false"],
+      ...args,
     ],
     // Its own dev registry: wrangler dev reloads a worker whenever the shared registry changes
     // (another worker starting or stopping), dropping requests in flight with a 503; and no
     // config watching, which would reload it too.
     {
       cwd: root,
-      env: { ...quietEnv, WRANGLER_REGISTRY_PATH: path.join(state, "registry"), WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true" },
+      env: {
+        ...quietEnv,
+        WRANGLER_REGISTRY_PATH: path.join(state, "registry"),
+        WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true",
+      },
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     },
