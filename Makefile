@@ -32,7 +32,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 apt = command -v $(1) >/dev/null || $(SUDO) apt-get install -y --no-install-recommends $(2) \
 	|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(2); }
 
-.PHONY: dev test test-browser tools worker keygen lint unit fuzz fuzz-short e2e soak bench deploy-check clean
+.PHONY: dev test test-browser tools worker keygen lint lint-js unit fuzz fuzz-short e2e soak bench deploy-check clean
 
 ## dev: build, apply schema.sql to the local D1 in $(STATE), make a dev key, serve on $(PORT)
 dev: $(DEV_MARKER)
@@ -83,12 +83,16 @@ build/worker/shim.mjs: $(SOURCES)
 keygen:
 	@cargo run --quiet --bin keygen
 
-## lint: formatting, clippy (native and wasm), and the layer rules of ARCHITECTURE.md
-lint:
+## lint: the layer rules of ARCHITECTURE.md, Rust formatting and clippy (native and wasm), the JavaScript
+lint: lint-js
 	scripts/check-layers.sh
 	cargo fmt --check
 	cargo clippy --all-targets --features fuzz -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+
+## lint-js: the JavaScript (tests, scripts, benchmark workers, example) formatted and linted by Biome
+lint-js: tools
+	node_modules/.bin/biome ci
 
 unit:
 	cargo test

@@ -7,22 +7,27 @@
 // Expects `make worker`, the micro-benchmark wasm and the seed's virtualenv (the Makefile
 // target builds all three).
 import { spawn, execFileSync } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem, release } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
+import {
+  miniflareOptions,
+  quietEnv,
+  root,
+  startWorker,
+  stateOptions,
+  testKeyJwk,
+  wranglerConfig,
+} from "../tests/e2e/worker.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const out = path.join(root, "target/bench");
 const scratch = mkdtempSync(path.join(tmpdir(), "edge-auth-bench-"));
 const cleanups = [];
 const log = (...a) => console.error("bench:", ...a);
-const quietEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_SEND_ERROR_REPORTS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -50,14 +55,21 @@ function stat(pid) {
 }
 
 function descendants(pid) {
-  const all = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
+  const all = readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
   const children = new Map();
   for (const p of all) {
     const s = stat(p);
     if (s) children.set(s.ppid, [...(children.get(s.ppid) ?? []), p]);
   }
   const found = [];
-  const walk = (p) => (children.get(p) ?? []).forEach((c) => (found.push(c), walk(c)));
+  const walk = (p) => {
+    for (const child of children.get(p) ?? []) {
+      found.push(child);
+      walk(child);
+    }
+  };
   walk(pid);
   return found;
 }
@@ -70,12 +82,16 @@ function wrk(url, { method = "GET", body, headers = {} }, connections) {
   const script = path.join(scratch, `wrk-${Math.random().toString(36).slice(2)}.lua`);
   const lines = [`wrk.method = ${JSON.stringify(method)}`];
   if (body !== undefined) lines.push(`wrk.body = ${JSON.stringify(body)}`);
-  for (const [name, value] of Object.entries(headers)) lines.push(`wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`);
-  writeFileSync(script, lines.join("\n") + "\n");
+  for (const [name, value] of Object.entries(headers)) {
+    lines.push(`wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`);
+  }
+  writeFileSync(script, `${lines.join("\n")}\n`);
   const threads = Math.min(2, connections);
-  const text = execFileSync("wrk", ["-t", String(threads), "-c", String(connections), "-d", `${SECONDS}s`, "--timeout", "60s", "--latency", "-s", script, url], {
-    encoding: "utf8",
-  });
+  const args = [
+    ...["-t", String(threads), "-c", String(connections), "-d", `${SECONDS}s`, "--timeout", "60s"],
+    ...["--latency", "-s", script, url],
+  ];
+  const text = execFileSync("wrk", args, { encoding: "utf8" });
   const ms = (value, unit) => Number(value) * { us: 0.001, ms: 1, s: 1000, m: 60000 }[unit];
   const percentile = (p) => {
     const m = text.match(new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, "m"));
@@ -88,7 +104,13 @@ function wrk(url, { method = "GET", body, headers = {} }, connections) {
   // server answered every request it received still measures it.
   const socket = text.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
   const socketErrors = socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0;
-  return { requests, socketErrors, rps: Number(text.match(/Requests\/sec:\s+([\d.]+)/)[1]), p50: percentile(50), p99: percentile(99) };
+  return {
+    requests,
+    socketErrors,
+    rps: Number(text.match(/Requests\/sec:\s+([\d.]+)/)[1]),
+    p50: percentile(50),
+    p99: percentile(99),
+  };
 }
 
 async function json(url, method, body, headers = {}, retries = 2) {
@@ -113,52 +135,28 @@ async function json(url, method, body, headers = {}, retries = 2) {
 
 const USER = { email: "bench@example.com", username: "bench", password: "x7#Lq9!vRt2m" };
 
-// The worker's settings as wrangler.toml declares them, read once.
-const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8");
-const compatibilityDate = toml.match(/^compatibility_date = "(.*)"$/m)[1];
-const vars = Object.fromEntries(
-  [...toml.match(/^\[vars\]\n((?:(?!\[).*\n)*)/m)[1].matchAll(/^(\w+) = "(.*)"$/gm)].map(([, name, value]) => [name, value]),
-);
-const STORAGE = { d1Databases: { DB: "bench" }, kvNamespaces: { DENYLIST: "bench" } };
+const { compatibility_date: compatibilityDate } = await wranglerConfig();
 
-/** Miniflare options for the built worker, with a fresh signing key. */
-function workerOptions(extra = {}) {
-  const { privateKey } = generateKeyPairSync("ed25519");
-  const { kty, crv, x, d } = privateKey.export({ format: "jwk" });
-  return {
-    modules: true,
-    scriptPath: path.join(root, "build/index.js"),
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-    compatibilityDate,
-    // The seed's refresh behaviour (no rotation), so that one refresh token can be replayed;
-    // and no login throttling, which the seed does not have either (eight logins of one
-    // account in flight would otherwise hold more than its five reserved failures).
-    bindings: {
-      ...vars,
-      ROTATE_REFRESH_TOKENS: "false",
-      LOGIN_THROTTLE_ACCOUNT_FAILURES: "1000000",
-      LOGIN_THROTTLE_CLIENT_FAILURES: "1000000",
-      JWT_SIGNING_KEYS: JSON.stringify([{ kty, crv, x, d }]),
-    },
-    ...STORAGE,
-    host: "127.0.0.1",
-    port: 0,
-    ...extra,
-  };
-}
+/**
+ * The worker's variables for the benchmark, with a fresh signing key: the seed's refresh
+ * behaviour (no rotation), so that one refresh token can be replayed; and no login throttling,
+ * which the seed does not have either (eight logins of one account in flight would otherwise
+ * hold more than its five reserved failures).
+ */
+const benchVars = () => ({
+  ROTATE_REFRESH_TOKENS: "false",
+  LOGIN_THROTTLE_ACCOUNT_FAILURES: "1000000",
+  LOGIN_THROTTLE_CLIENT_FAILURES: "1000000",
+  JWT_SIGNING_KEYS: JSON.stringify([testKeyJwk()]),
+});
 
-async function startWorker() {
-  const state = path.join(scratch, "worker");
-  const mf = new Miniflare(workerOptions({ d1Persist: path.join(state, "d1"), kvPersist: path.join(state, "kv") }));
-  const url = (await mf.ready).href.replace(/\/$/, "");
-  const db = await mf.getD1Database("DB");
-  const schema = readFileSync(path.join(root, "schema.sql"), "utf8").replace(/--.*$/gm, "");
-  for (const statement of schema.split(/;\s*$/m).map((s) => s.trim()).filter(Boolean)) await db.prepare(statement).run();
+/** The worker in one workerd of its own, its D1 and KV kept in the scratch folder for the twin. */
+async function startBenchWorker() {
+  const worker = await startWorker({ vars: benchVars(), alone: true, state: path.join(scratch, "worker") });
   const workerd = descendants(process.pid).filter((p) => stat(p)?.comm === "workerd");
   if (workerd.length !== 1) throw new Error(`expected one workerd process, found ${workerd.length}`);
-  await json(`${url}/api/register/`, "POST", { ...USER, password2: USER.password });
-  let disposed;
-  return { name: "worker", url, pids: () => workerd, dispose: () => (disposed ??= mf.dispose()) };
+  await json(`${worker.url}/api/register/`, "POST", { ...USER, password2: USER.password });
+  return { name: "worker", url: worker.url, pids: () => workerd, dispose: worker.stop };
 }
 
 async function startSeed() {
@@ -166,13 +164,21 @@ async function startSeed() {
   const cwd = path.join(root, "bench/django-seed");
   const env = { ...process.env, SEED_DB: path.join(scratch, "seed.sqlite3"), PYTHONDONTWRITEBYTECODE: "1" };
   execFileSync(python, ["manage.py", "migrate", "-v", "0"], { cwd, env });
-  execFileSync(python, ["manage.py", "shell", "-c", `from accounts.models import User; User.objects.create_user(**${JSON.stringify(USER)})`], { cwd, env });
-  const port = 18000 + (process.pid % 1000);
-  const gunicorn = spawn(path.join(out, "seed-venv/bin/gunicorn"), ["seed.wsgi", "--workers", "2", "--bind", `127.0.0.1:${port}`, "--log-level", "warning"], {
+  const createUser = readFileSync(path.join(root, "bench/seed_user.py"), "utf8");
+  execFileSync(python, ["manage.py", "shell", "-c", createUser], {
     cwd,
-    env,
-    stdio: ["ignore", "inherit", "inherit"],
+    env: { ...env, BENCH_USER: JSON.stringify(USER) },
   });
+  const port = 18000 + (process.pid % 1000);
+  const gunicorn = spawn(
+    path.join(out, "seed-venv/bin/gunicorn"),
+    ["seed.wsgi", "--workers", "2", "--bind", `127.0.0.1:${port}`, "--log-level", "warning"],
+    {
+      cwd,
+      env,
+      stdio: ["ignore", "inherit", "inherit"],
+    },
+  );
   const stopped = new Promise((resolve) => gunicorn.on("exit", resolve));
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
@@ -188,46 +194,21 @@ async function startSeed() {
     name: "Django seed",
     url,
     pids: () => [gunicorn.pid, ...descendants(gunicorn.pid)],
-    dispose: () => (gunicorn.kill("SIGTERM"), stopped),
+    dispose: () => {
+      gunicorn.kill("SIGTERM");
+      return stopped;
+    },
   };
 }
 
-// The platform's share of a request: a JavaScript worker that makes the same storage calls as
-// the endpoint and nothing else, on the same local D1 and KV. Locally D1 and KV are simulated
-// inside the workerd process (JavaScript plus SQLite), so its CPU time counts work that runs
-// on other machines in production; subtracting the twin leaves the worker's own CPU time.
-const STORAGE_TWIN = `
-export default {
-  async fetch(request, env) {
-    await request.arrayBuffer();
-    const path = new URL(request.url).pathname;
-    if (path === "/api/dashboard/") {
-      const { results } = await env.DB.withSession("first-unconstrained")
-        .prepare("SELECT id, username, password, is_active FROM users WHERE id = ?1").bind(1).all();
-      return Response.json({ response: "Hey" + results[0].username + ", you are seeing GET response" });
-    }
-    if (path === "/api/token/refresh/") {
-      const jti = "0f5e3c2a9b8d4e6f8a1b2c3d4e5f6a7b";
-      await env.DENYLIST.get(jti);
-      const [, state] = await env.DB.batch([
-        env.DB.prepare("INSERT INTO refresh_tokens (jti, family, user_id, expires_at) VALUES (?1, ?1, ?2, ?3) ON CONFLICT (jti) DO NOTHING").bind(jti, 1, 4102444800),
-        env.DB.prepare("SELECT used_at, revoked_at, family, (SELECT is_active FROM users WHERE id = refresh_tokens.user_id) AS active FROM refresh_tokens WHERE jti = ?1").bind(jti),
-      ]);
-      return Response.json({ access: String(state.results.length) });
-    }
-    return Response.json({ access: "", refresh: "" });
-  },
-};`;
-
+// The platform's share of a request: bench/storage-twin.mjs makes the same storage calls as
+// the endpoint and nothing else, on the same local D1 and KV (see there).
 async function startTwin() {
-  const state = path.join(scratch, "worker");
   const mf = new Miniflare({
     modules: true,
-    script: STORAGE_TWIN,
+    scriptPath: path.join(root, "bench/storage-twin.mjs"),
     compatibilityDate,
-    ...STORAGE,
-    d1Persist: path.join(state, "d1"),
-    kvPersist: path.join(state, "kv"),
+    ...(await stateOptions(path.join(scratch, "worker"))),
     host: "127.0.0.1",
     port: 0,
   });
@@ -239,9 +220,18 @@ async function startTwin() {
 // ---------------------------------------------------------------- the HTTP benchmark
 
 const ENDPOINTS = [
-  { name: "POST /token/", request: () => ({ method: "POST", path: "/api/token/", body: { email: USER.email, password: USER.password } }) },
-  { name: "POST /token/refresh/", request: (t) => ({ method: "POST", path: "/api/token/refresh/", body: { refresh: t.refresh } }) },
-  { name: "GET /dashboard/", request: (t) => ({ method: "GET", path: "/api/dashboard/", headers: { authorization: `Bearer ${t.access}` } }) },
+  {
+    name: "POST /token/",
+    request: () => ({ method: "POST", path: "/api/token/", body: { email: USER.email, password: USER.password } }),
+  },
+  {
+    name: "POST /token/refresh/",
+    request: (t) => ({ method: "POST", path: "/api/token/refresh/", body: { refresh: t.refresh } }),
+  },
+  {
+    name: "GET /dashboard/",
+    request: (t) => ({ method: "GET", path: "/api/dashboard/", headers: { authorization: `Bearer ${t.access}` } }),
+  },
 ];
 
 async function measure(service, endpoint, connections, tokens) {
@@ -261,30 +251,22 @@ async function measure(service, endpoint, connections, tokens) {
 
 // ---------------------------------------------------------------- micro-benchmarks in workerd
 
-// workerd's clocks stand still while a request computes (a Spectre mitigation), so each
-// operation runs `n` times inside one request and is timed from outside, less the time of a
-// request that runs it zero times.
-const MICRO_WORKER = `
-import wasm from "./bench.wasm";
-const imports = {};
-for (const { module, name } of WebAssembly.Module.imports(wasm)) {
-  (imports[module] ??= {})[name] = () => { throw new Error(module + "." + name + " is not available"); };
-}
-const bench = new WebAssembly.Instance(wasm, imports).exports;
-export default {
-  fetch(request) {
-    const url = new URL(request.url);
-    const n = Number(url.searchParams.get("n"));
-    return new Response(String(n === 0 ? 0 : bench[url.pathname.slice(1)](n)));
-  },
-};`;
-
+// bench/micro-worker.mjs runs each operation `n` times inside one request; it is timed from
+// outside, less the time of a request that runs it zero times.
 async function wasmMicro() {
   const mf = new Miniflare({
     modulesRoot: scratch,
     modules: [
-      { type: "ESModule", path: path.join(scratch, "micro.mjs"), contents: MICRO_WORKER },
-      { type: "CompiledWasm", path: path.join(scratch, "bench.wasm"), contents: readFileSync(path.join(root, "target/wasm32-unknown-unknown/release/edge_auth_bench.wasm")) },
+      {
+        type: "ESModule",
+        path: path.join(scratch, "micro.mjs"),
+        contents: readFileSync(path.join(root, "bench/micro-worker.mjs")),
+      },
+      {
+        type: "CompiledWasm",
+        path: path.join(scratch, "bench.wasm"),
+        contents: readFileSync(path.join(root, "target/wasm32-unknown-unknown/release/edge_auth_bench.wasm")),
+      },
     ],
     compatibilityDate,
     host: "127.0.0.1",
@@ -305,7 +287,7 @@ async function wasmMicro() {
     const perOp = async (name) => {
       await call(name, 200);
       const runs = [];
-      for (let i = 0; i < 5; i++) runs.push(((await call(name, ops)) - overhead) * 1000 / ops);
+      for (let i = 0; i < 5; i++) runs.push((((await call(name, ops)) - overhead) * 1000) / ops);
       return runs;
     };
     await call("bench_pbkdf2", 10000);
@@ -326,15 +308,9 @@ async function wasmMicro() {
 }
 
 function opensslPbkdf2() {
-  const code = `
-import hashlib, json, ssl, time
-runs = []
-for _ in range(5):
-    start = time.perf_counter()
-    hashlib.pbkdf2_hmac("sha256", b"correct horse battery staple", b"seasalt", 600000)
-    runs.append((time.perf_counter() - start) * 1000)
-print(json.dumps({"runs": runs, "openssl": ssl.OPENSSL_VERSION}))`;
-  const measure = (env) => JSON.parse(execFileSync("python3", ["-c", code], { env: { ...process.env, ...env } }).toString());
+  const program = path.join(root, "bench/openssl_pbkdf2.py");
+  const measure = (env) =>
+    JSON.parse(execFileSync("python3", [program], { env: { ...process.env, ...env } }).toString());
   // OPENSSL_ia32cap: mask the SHA extensions (CPUID leaf 7 EBX bit 29) for a software-only run.
   return { native: measure({}), software: measure({ OPENSSL_ia32cap: ":~0x20000000" }) };
 }
@@ -347,7 +323,11 @@ async function coldStart() {
   const profiles = [];
   for (let i = 0; i < 5; i++) {
     const file = path.join(scratch, `startup-${i}.cpuprofile`);
-    execFileSync(path.join(root, "node_modules/.bin/wrangler"), ["check", "startup", "--outfile", file], { cwd: root, env: quietEnv, stdio: "ignore" });
+    execFileSync(path.join(root, "node_modules/.bin/wrangler"), ["check", "startup", "--outfile", file], {
+      cwd: root,
+      env: quietEnv,
+      stdio: "ignore",
+    });
     const profile = JSON.parse(readFileSync(file, "utf8"));
     profiles.push((profile.endTime - profile.startTime) / 1000);
   }
@@ -365,23 +345,33 @@ async function coldStart() {
     await mf.dispose();
     return { ready: ready - start, first: answered - ready };
   };
-  const empty = { modules: true, script: 'export default { fetch() { return new Response("{}") } }', host: "127.0.0.1", port: 0, compatibilityDate };
+  const empty = {
+    modules: true,
+    scriptPath: path.join(root, "bench/empty-worker.mjs"),
+    host: "127.0.0.1",
+    port: 0,
+    compatibilityDate,
+  };
   const ours = [];
   const baseline = [];
   for (let i = 0; i < 5; i++) {
     baseline.push(await firstAnswer(empty, "/"));
-    ours.push(await firstAnswer(workerOptions(), "/.well-known/jwks.json"));
+    ours.push(await firstAnswer(await miniflareOptions({ vars: benchVars() }), "/.well-known/jwks.json"));
   }
   return { startupProfileMs: profiles, workerdOursMs: ours, workerdEmptyMs: baseline };
 }
 
 function sizes() {
   const wasm = readFileSync(path.join(root, "build/index_bg.wasm"));
-  const upload = execFileSync(path.join(root, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", path.join(scratch, "dry")], {
-    cwd: root,
-    encoding: "utf8",
-    env: quietEnv,
-  }).match(/Total Upload: (.*)/)[1];
+  const upload = execFileSync(
+    path.join(root, "node_modules/.bin/wrangler"),
+    ["deploy", "--dry-run", "--outdir", path.join(scratch, "dry")],
+    {
+      cwd: root,
+      encoding: "utf8",
+      env: quietEnv,
+    },
+  ).match(/Total Upload: (.*)/)[1];
   return { wasmRaw: wasm.length, wasmGzip: gzipSync(wasm, { level: 9 }).length, upload };
 }
 
@@ -393,16 +383,23 @@ const int = (n) => Math.round(n).toLocaleString("en-US").replace(/,/g, " ");
 
 function report(http, micro, openssl, cold, size, machine) {
   const lines = [];
-  lines.push(`Measured ${machine.date} on ${machine.cpu} (${machine.cores} vCPU), ${machine.memory} GiB, Linux ${machine.kernel}; Node.js ${process.versions.node}, workerd (Miniflare ${machine.miniflare}), ${machine.openssl}.`);
-  lines.push(`Command: \`make bench\` (BENCH_SECONDS=${SECONDS}, BENCH_RUNS=${RUNS}). Load average before: ${machine.loadBefore}, after: ${machine.loadAfter}.`);
+  lines.push(
+    `Measured ${machine.date} on ${machine.cpu} (${machine.cores} vCPU), ${machine.memory} GiB, Linux ${machine.kernel}; Node.js ${process.versions.node}, workerd (Miniflare ${machine.miniflare}), ${machine.openssl}.`,
+  );
+  lines.push(
+    `Command: \`make bench\` (BENCH_SECONDS=${SECONDS}, BENCH_RUNS=${RUNS}). Load average before: ${machine.loadBefore}, after: ${machine.loadAfter}.`,
+  );
   lines.push("");
   lines.push("### HTTP: the worker in one workerd against the Django seed under gunicorn (2 sync workers)");
   lines.push("");
-  lines.push("Medians of the runs; spread = (max − min) / median over the runs of that row. CPU = user + system time of the server's processes (workerd: the one process, with local D1 and KV inside it; Django: gunicorn's master and workers) divided by the requests served.");
+  lines.push(
+    "Medians of the runs; spread = (max − min) / median over the runs of that row. CPU = user + system time of the server's processes (workerd: the one process, with local D1 and KV inside it; Django: gunicorn's master and workers) divided by the requests served.",
+  );
   lines.push("");
   lines.push("| endpoint | c | service | req/s | p50 ms | p99 ms | CPU ms/req | spread of req/s | socket errors |");
   lines.push("|---|---|---|---|---|---|---|---|---|");
-  const rowsOf = (endpoint, c, service) => http.filter((r) => r.endpoint === endpoint && r.c === c && r.service === service);
+  const rowsOf = (endpoint, c, service) =>
+    http.filter((r) => r.endpoint === endpoint && r.c === c && r.service === service);
   const cpuOf = (endpoint, c, service) => median(rowsOf(endpoint, c, service).map((r) => r.cpuPerRequest));
   for (const endpoint of ENDPOINTS) {
     for (const c of [1, 8]) {
@@ -410,14 +407,20 @@ function report(http, micro, openssl, cold, size, machine) {
         const runs = rowsOf(endpoint.name, c, service);
         if (runs.length === 0) continue;
         const m = (k) => median(runs.map((r) => r[k]));
-        lines.push(`| ${endpoint.name} | ${c} | ${service} | ${f1(m("rps"))} | ${f2(m("p50"))} | ${f2(m("p99"))} | ${f2(m("cpuPerRequest"))} | ${f1(spread(runs.map((r) => r.rps)))} % | ${runs.reduce((sum, r) => sum + r.socketErrors, 0)} |`);
+        lines.push(
+          `| ${endpoint.name} | ${c} | ${service} | ${f1(m("rps"))} | ${f2(m("p50"))} | ${f2(m("p99"))} | ${f2(m("cpuPerRequest"))} | ${f1(spread(runs.map((r) => r.rps)))} % | ${runs.reduce((sum, r) => sum + r.socketErrors, 0)} |`,
+        );
       }
     }
   }
   lines.push("");
-  lines.push("CPU per request, worker against Django. *workerd total* is all of the worker's workerd process; *storage twin* is a JavaScript worker making the same D1/KV calls on the same local storage, nothing else (HTTP handling by workerd plus the local D1/KV simulators, which run inside the process here and on other machines in production); *worker's own* is the difference: routing, JSON, token checks and signing in wasm.");
+  lines.push(
+    "CPU per request, worker against Django. *workerd total* is all of the worker's workerd process; *storage twin* is a JavaScript worker making the same D1/KV calls on the same local storage, nothing else (HTTP handling by workerd plus the local D1/KV simulators, which run inside the process here and on other machines in production); *worker's own* is the difference: routing, JSON, token checks and signing in wasm.",
+  );
   lines.push("");
-  lines.push("| endpoint | c | workerd total | storage twin | worker's own | Django seed | own / Django | total / Django |");
+  lines.push(
+    "| endpoint | c | workerd total | storage twin | worker's own | Django seed | own / Django | total / Django |",
+  );
   lines.push("|---|---|---|---|---|---|---|---|");
   for (const endpoint of ENDPOINTS) {
     for (const c of [1, 8]) {
@@ -426,7 +429,9 @@ function report(http, micro, openssl, cold, size, machine) {
       const twin = endpoint === ENDPOINTS[0] ? NaN : cpuOf(endpoint.name, c, "storage twin");
       const own = total - twin;
       const cell = (n) => (Number.isNaN(n) ? "–" : f2(n));
-      lines.push(`| ${endpoint.name} | ${c} | ${f2(total)} | ${cell(twin)} | ${cell(own)} | ${f2(django)} | ${Number.isNaN(own) ? "–" : f2(own / django)} | ${f2(total / django)} |`);
+      lines.push(
+        `| ${endpoint.name} | ${c} | ${f2(total)} | ${cell(twin)} | ${cell(own)} | ${f2(django)} | ${Number.isNaN(own) ? "–" : f2(own / django)} | ${f2(total / django)} |`,
+      );
     }
   }
   const us = (ms) => (ms * 1000) / 600000;
@@ -448,20 +453,32 @@ function report(http, micro, openssl, cold, size, machine) {
   lines.push("");
   lines.push("| operation | ed25519-dalek (used) | ed25519-compact |");
   lines.push("|---|---|---|");
-  lines.push(`| sign a token's \`header.payload\` | ${f1(median(micro.signUs))} | ${f1(median(micro.compactSignUs))} |`);
+  lines.push(
+    `| sign a token's \`header.payload\` | ${f1(median(micro.signUs))} | ${f1(median(micro.compactSignUs))} |`,
+  );
   lines.push(`| verify a signature | ${f1(median(micro.dalekVerifyUs))} | ${f1(median(micro.compactVerifyUs))} |`);
-  lines.push(`| whole access-token check (\`tokens::verify\`: parse, signature, claims) | ${f1(median(micro.verifyUs))} | – |`);
+  lines.push(
+    `| whole access-token check (\`tokens::verify\`: parse, signature, claims) | ${f1(median(micro.verifyUs))} | – |`,
+  );
   lines.push("");
   lines.push("### Cold start and size");
   lines.push("");
   lines.push("| measure | value |");
   lines.push("|---|---|");
-  lines.push(`| startup phase, \`wrangler check startup\` CPU profile (wasm compile + instantiate + module evaluation, median of 5) | ${f1(median(cold.startupProfileMs))} ms |`);
+  lines.push(
+    `| startup phase, \`wrangler check startup\` CPU profile (wasm compile + instantiate + module evaluation, median of 5) | ${f1(median(cold.startupProfileMs))} ms |`,
+  );
   const at = (runs, k) => median(runs.map((r) => r[k]));
   const [ours, empty] = [cold.workerdOursMs, cold.workerdEmptyMs];
-  lines.push(`| workerd start to ready: this worker / an empty JavaScript worker (median of 5) | ${f1(at(ours, "ready"))} ms / ${f1(at(empty, "ready"))} ms |`);
-  lines.push(`| first answer after ready: this worker (\`GET /.well-known/jwks.json\`: configuration and keys read) / the empty worker | ${f2(at(ours, "first"))} ms / ${f2(at(empty, "first"))} ms |`);
-  lines.push(`| **cold start this worker adds** (differences of both: module load, compile, instantiate, first answer) | **${f1(at(ours, "ready") - at(empty, "ready") + at(ours, "first") - at(empty, "first"))} ms** |`);
+  lines.push(
+    `| workerd start to ready: this worker / an empty JavaScript worker (median of 5) | ${f1(at(ours, "ready"))} ms / ${f1(at(empty, "ready"))} ms |`,
+  );
+  lines.push(
+    `| first answer after ready: this worker (\`GET /.well-known/jwks.json\`: configuration and keys read) / the empty worker | ${f2(at(ours, "first"))} ms / ${f2(at(empty, "first"))} ms |`,
+  );
+  lines.push(
+    `| **cold start this worker adds** (differences of both: module load, compile, instantiate, first answer) | **${f1(at(ours, "ready") - at(empty, "ready") + at(ours, "first") - at(empty, "first"))} ms** |`,
+  );
   lines.push(`| \`build/index_bg.wasm\` raw | ${int(size.wasmRaw)} B |`);
   lines.push(`| \`build/index_bg.wasm\` gzip -9 | ${int(size.wasmGzip)} B |`);
   lines.push(`| whole upload (\`wrangler deploy --dry-run\`) | ${size.upload} |`);
@@ -488,7 +505,7 @@ async function main() {
   log("cold start");
   const cold = await coldStart();
   log("starting the worker (Miniflare) and the Django seed (gunicorn)");
-  const services = [await startWorker(), await startSeed()];
+  const services = [await startBenchWorker(), await startSeed()];
   cleanups.push(...services.map((service) => service.dispose));
   const http = [];
   for (let run = 1; run <= RUNS; run++) {
@@ -496,7 +513,13 @@ async function main() {
       for (const c of [1, 8]) {
         for (const service of services) {
           log(`run ${run}/${RUNS}: ${service.name} ${endpoint.name} c=${c}`);
-          http.push({ run, endpoint: endpoint.name, c, service: service.name, ...(await measure(service, endpoint, c)) });
+          http.push({
+            run,
+            endpoint: endpoint.name,
+            c,
+            service: service.name,
+            ...(await measure(service, endpoint, c)),
+          });
         }
       }
     }
@@ -508,7 +531,13 @@ async function main() {
     for (const endpoint of ENDPOINTS.slice(1)) {
       for (const c of [1, 8]) {
         log(`run ${run}/${RUNS}: ${twin.name} ${endpoint.name} c=${c}`);
-        http.push({ run, endpoint: endpoint.name, c, service: twin.name, ...(await measure(twin, endpoint, c, { access: "-", refresh: "-" })) });
+        http.push({
+          run,
+          endpoint: endpoint.name,
+          c,
+          service: twin.name,
+          ...(await measure(twin, endpoint, c, { access: "-", refresh: "-" })),
+        });
       }
     }
   }
@@ -519,13 +548,19 @@ async function main() {
   const text = readFileSync(file, "utf8");
   const begin = "<!-- bench:begin (written by make bench) -->";
   const end = "<!-- bench:end -->";
-  if (text.includes(begin)) writeFileSync(file, text.slice(0, text.indexOf(begin) + begin.length) + "\n" + table + "\n" + text.slice(text.indexOf(end)));
+  if (text.includes(begin)) {
+    writeFileSync(
+      file,
+      `${text.slice(0, text.indexOf(begin) + begin.length)}\n${table}\n${text.slice(text.indexOf(end))}`,
+    );
+  }
   console.log(table);
 }
 
 try {
   await main();
 } finally {
-  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch((error) => log("cleanup:", error.message));
+  for (const cleanup of cleanups.reverse())
+    await Promise.resolve(cleanup()).catch((error) => log("cleanup:", error.message));
   rmSync(scratch, { recursive: true, force: true });
 }

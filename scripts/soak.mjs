@@ -28,7 +28,11 @@ async function request(endpoint, method, path, { json, token, expect }) {
   let status;
   let body;
   try {
-    const response = await fetch(worker.url + path, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
+    const response = await fetch(worker.url + path, {
+      method,
+      headers,
+      body: json === undefined ? undefined : JSON.stringify(json),
+    });
     status = response.status;
     const text = await response.text();
     body = text ? JSON.parse(text) : undefined;
@@ -52,12 +56,18 @@ function remember(tokens) {
 }
 
 async function login(email) {
-  const reply = await request("POST /token/", "POST", "/token/", { json: { email, password: PASSWORD }, expect: [200] });
+  const reply = await request("POST /token/", "POST", "/token/", {
+    json: { email, password: PASSWORD },
+    expect: [200],
+  });
   return reply.status === 200 ? remember(reply.body) : null;
 }
 
 async function refresh(tokens) {
-  const reply = await request("POST /token/refresh/", "POST", "/token/refresh/", { json: { refresh: tokens.refresh }, expect: [200] });
+  const reply = await request("POST /token/refresh/", "POST", "/token/refresh/", {
+    json: { refresh: tokens.refresh },
+    expect: [200],
+  });
   if (reply.status !== 200) return null;
   const presented = jtiOf(tokens.refresh);
   rotatedFrom.set(presented, (rotatedFrom.get(presented) ?? 0) + 1);
@@ -76,7 +86,11 @@ async function virtualUser(index, deadline) {
     if (dice < 0.3) {
       await request("GET /dashboard/", "GET", "/dashboard/", { token: tokens.access, expect: [200] });
     } else if (dice < 0.45) {
-      await request("POST /dashboard/", "POST", "/dashboard/", { token: tokens.access, json: { text: "soak" }, expect: [200] });
+      await request("POST /dashboard/", "POST", "/dashboard/", {
+        token: tokens.access,
+        json: { text: "soak" },
+        expect: [200],
+      });
     } else if (dice < 0.6) {
       await request("POST /token/verify/", "POST", "/token/verify/", { json: { token: tokens.access }, expect: [200] });
     } else if (dice < 0.8) {
@@ -91,11 +105,20 @@ async function virtualUser(index, deadline) {
       const loser = failures.findLastIndex((f) => f.startsWith("POST /token/refresh/: status 401"));
       if (winners.length === 1 && loser >= 0) failures.splice(loser, 1);
     } else if (dice < 0.94) {
-      await request("POST /token/blacklist/", "POST", "/token/blacklist/", { json: { refresh: tokens.refresh }, expect: [200] });
+      await request("POST /token/blacklist/", "POST", "/token/blacklist/", {
+        json: { refresh: tokens.refresh },
+        expect: [200],
+      });
       tokens = await login(email);
     } else {
-      await request("POST /token/blacklist/all/", "POST", "/token/blacklist/all/", { token: tokens.access, expect: [200] });
-      await request("POST /token/refresh/ (revoked)", "POST", "/token/refresh/", { json: { refresh: tokens.refresh }, expect: [401] });
+      await request("POST /token/blacklist/all/", "POST", "/token/blacklist/all/", {
+        token: tokens.access,
+        expect: [200],
+      });
+      await request("POST /token/refresh/ (revoked)", "POST", "/token/refresh/", {
+        json: { refresh: tokens.refresh },
+        expect: [401],
+      });
       tokens = await login(email);
     }
   }
@@ -115,19 +138,28 @@ try {
   const recorded = new Set();
   const all = [...issuedRefresh];
   for (let i = 0; i < all.length; i += 200) {
-    const list = all.slice(i, i + 200).map((j) => `'${j}'`).join(",");
-    for (const row of await d1(worker.state, `SELECT jti FROM refresh_tokens WHERE jti IN (${list})`)) recorded.add(row.jti);
+    const list = all.slice(i, i + 200).map((j) => `'${j}'`);
+    const rows = await d1(worker.state, `SELECT jti FROM refresh_tokens WHERE jti IN (${list.join(",")})`);
+    for (const row of rows) recorded.add(row.jti);
   }
   const missing = all.filter((j) => !recorded.has(j));
   if (missing.length) failures.push(`${missing.length} issued refresh tokens not recorded in D1`);
   const twice = [...rotatedFrom].filter(([, n]) => n > 1);
   if (twice.length) failures.push(`${twice.length} refresh tokens rotated more than once`);
-  const [{ n: successors }] = await d1(worker.state, "SELECT COUNT(*) AS n FROM refresh_tokens WHERE successor IS NOT NULL");
-  const [{ n: distinct }] = await d1(worker.state, "SELECT COUNT(DISTINCT successor) AS n FROM refresh_tokens WHERE successor IS NOT NULL");
+  const [{ n: successors }] = await d1(
+    worker.state,
+    "SELECT COUNT(*) AS n FROM refresh_tokens WHERE successor IS NOT NULL",
+  );
+  const [{ n: distinct }] = await d1(
+    worker.state,
+    "SELECT COUNT(DISTINCT successor) AS n FROM refresh_tokens WHERE successor IS NOT NULL",
+  );
   if (successors !== distinct) failures.push("a successor token was issued for two tokens");
 
   const total = [...latencies.values()].reduce((n, xs) => n + xs.length, 0);
-  console.log(`soak: ${total} requests in ${elapsed.toFixed(1)} s (${(total / elapsed).toFixed(1)} req/s), ${users} concurrent users`);
+  console.log(
+    `soak: ${total} requests in ${elapsed.toFixed(1)} s (${(total / elapsed).toFixed(1)} req/s), ${users} concurrent users`,
+  );
   console.log("| endpoint | requests | p50 ms | p90 ms | p99 ms | max ms |");
   console.log("|---|---|---|---|---|---|");
   for (const [endpoint, xs] of [...latencies].sort()) {
@@ -135,8 +167,11 @@ try {
     const cells = [50, 90, 99].map((p) => percentile(sorted, p).toFixed(1));
     console.log(`| ${endpoint} | ${xs.length} | ${cells.join(" | ")} | ${sorted.at(-1).toFixed(1)} |`);
   }
-  console.log(`statuses: ${[...statuses].sort().map(([k, n]) => `${k}: ${n}`).join(", ")}`);
-  console.log(`D1: ${all.length} refresh tokens issued, all recorded: ${missing.length === 0}; rotated twice: ${twice.length}`);
+  const counts = [...statuses].sort().map(([k, n]) => `${k}: ${n}`);
+  console.log(`statuses: ${counts.join(", ")}`);
+  console.log(
+    `D1: ${all.length} refresh tokens issued, all recorded: ${missing.length === 0}; rotated twice: ${twice.length}`,
+  );
   if (failures.length) {
     console.error(`soak FAILED (${failures.length}):\n${failures.slice(0, 20).join("\n")}`);
     exitCode = 1;

@@ -35,8 +35,10 @@ function expectedCsp(html) {
     const [, inner] = html.match(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`));
     return createHash("sha256").update(inner).digest("base64");
   };
-  return `default-src 'none'; script-src 'sha256-${hash("script")}'; style-src 'sha256-${hash("style")}'; ` +
-    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  return (
+    `default-src 'none'; script-src 'sha256-${hash("script")}'; style-src 'sha256-${hash("style")}'; ` +
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+  );
 }
 
 // Runs in the page before its own script: records CSP violations and every write to
@@ -44,7 +46,9 @@ function expectedCsp(html) {
 function instrument() {
   const seen = { violations: [], writes: [] };
   Object.defineProperty(window, "__demoTest", { value: seen });
-  document.addEventListener("securitypolicyviolation", (e) => seen.violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  document.addEventListener("securitypolicyviolation", (e) =>
+    seen.violations.push(`${e.violatedDirective} ${e.blockedURI}`),
+  );
   for (const name of ["setItem", "removeItem", "clear"]) {
     const original = Storage.prototype[name];
     Storage.prototype[name] = function (...args) {
@@ -120,15 +124,23 @@ let worker;
 let context;
 const profile = mkdtempSync(path.join(tmpdir(), "edge-auth-browser-"));
 try {
-  const base = process.env.DEMO_URL ?? (worker = await startWorker({ vars: { JWT_SIGNING_KEYS: JSON.stringify([testKeyJwk()]) } })).url;
+  if (process.env.DEMO_URL === undefined) {
+    worker = await startWorker({ vars: { JWT_SIGNING_KEYS: JSON.stringify([testKeyJwk()]) } });
+  }
+  const base = process.env.DEMO_URL ?? worker.url;
   const origin = new URL(base).origin;
   context = await chromium.launchPersistentContext(profile, {
     executablePath,
     headless: true,
     viewport: { width: 1280, height: 900 },
     args: [
-      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
     ],
   });
   page = context.pages()[0] ?? (await context.newPage());
@@ -179,7 +191,10 @@ try {
     const seconds = async () => Number((await text("#access-expiry")).match(/\(in (\d+) s\)/)?.[1]);
     const first = await seconds();
     assert.ok(first > 290 && first <= 300, `countdown starts near 300 s: ${await text("#access-expiry")}`);
-    await page.waitForFunction((s) => document.querySelector("#access-expiry").textContent.includes(`(in ${s - 1} s)`), first);
+    await page.waitForFunction(
+      (s) => document.querySelector("#access-expiry").textContent.includes(`(in ${s - 1} s)`),
+      first,
+    );
     for (const id of ["#refresh", "#logout", "#logout-all", "#dashboard-get", "#dashboard-post"]) {
       assert.equal(await disabled(id), false, `${id} is enabled`);
     }
@@ -189,7 +204,9 @@ try {
   await step("GET and POST the dashboard with the access token (200)", async () => {
     await expectAnswer("#dashboard-get", 200, { response: `Hey${user.username}, you are seeing GET response` });
     await page.fill("#dashboard-text", "hello from the browser");
-    await expectAnswer("#dashboard-post", 200, { response: `Hey${user.username}, your text is hello from the browser` });
+    await expectAnswer("#dashboard-post", 200, {
+      response: `Hey${user.username}, your text is hello from the browser`,
+    });
     assert.match(await text("#output"), /your text is hello from the browser/);
     mkdirSync(path.dirname(screenshot), { recursive: true });
     await page.screenshot({ path: screenshot, fullPage: true });
@@ -234,7 +251,7 @@ try {
     // refusals this test expected are allowed.
     const unexpected = consoleErrors.filter(({ text: message, url }) => {
       const status = message.match(/^Failed to load resource: the server responded with a status of (\d{3})/)?.[1];
-      return !(status && status.startsWith("4") && new URL(url).pathname !== "/" && responses.get(url) === Number(status));
+      return !(status?.startsWith("4") && new URL(url).pathname !== "/" && responses.get(url) === Number(status));
     });
     assert.deepEqual(unexpected, [], "console errors");
   });

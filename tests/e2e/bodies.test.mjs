@@ -23,7 +23,9 @@ test("another content type with a body is 415 quoting the header verbatim", asyn
   expectReply(await send("email=x", "text/plain; charset=UTF-8"), 415, {
     detail: 'Unsupported media type "text/plain; charset=UTF-8" in request.',
   });
-  expectReply(await send("<a/>", "application/xml"), 415, { detail: 'Unsupported media type "application/xml" in request.' });
+  expectReply(await send("<a/>", "application/xml"), 415, {
+    detail: 'Unsupported media type "application/xml" in request.',
+  });
 });
 
 test("a body without a content type is 415 with an empty media type", async () => {
@@ -43,9 +45,8 @@ test("a body over 1 MiB is 413", async () => {
   const big = JSON.stringify({ email: "a@example.com", password: "x", pad: "p".repeat(1_048_576) });
   expectReply(await send(big, "application/json"), 413, { detail: "Request body too large." });
   expectReply(await send(big, "application/json", "/register/"), 413, { detail: "Request body too large." });
-  // Exactly at the cap is read.
+  // Exactly at the cap is read: 10 bytes of JSON around the padding.
   const exact = `{"pad":"${"p".repeat(1_048_576 - 10)}"}`;
-  assert.equal(Buffer.byteLength(exact), 1_048_576);
   expectReply(await send(exact, "application/json"), 400, REQUIRED_LOGIN);
 });
 
@@ -76,7 +77,9 @@ test("malformed JSON is a parse error", async () => {
 });
 
 test("invalid UTF-8 and lone surrogates are parse errors", async () => {
-  expectParseError(await send(new Uint8Array([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]), "application/json"));
+  expectParseError(
+    await send(new Uint8Array([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]), "application/json"),
+  );
   expectParseError(await send('{"email":"\\ud800","password":"x"}', "application/json"));
   expectParseError(await send('{"ignored":"\\udc00"}', "application/json"));
 });
@@ -90,7 +93,13 @@ test("nesting deeper than 128 levels is a parse error; 128 is fine", async () =>
 
 test("null and non-object documents are refused with their Python type", async () => {
   expectReply(await send("null", "application/json"), 400, { non_field_errors: ["No data provided"] });
-  for (const [body, kind] of [["[]", "list"], ['"x"', "str"], ["42", "int"], ["4.2", "float"], ["true", "bool"]]) {
+  for (const [body, kind] of [
+    ["[]", "list"],
+    ['"x"', "str"],
+    ["42", "int"],
+    ["4.2", "float"],
+    ["true", "bool"],
+  ]) {
     expectReply(await send(body, "application/json"), 400, {
       non_field_errors: [`Invalid data. Expected a dictionary, but got ${kind}.`],
     });

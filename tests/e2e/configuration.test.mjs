@@ -6,13 +6,20 @@ import { NOKEY, BADKEY, call, post, expectReply, newUser } from "./lib.mjs";
 
 const SERVER_ERROR = { detail: "A server error occurred." };
 
-for (const [name, base] of [["missing", NOKEY], ["malformed", BADKEY]]) {
+for (const [name, base] of [
+  ["missing", NOKEY],
+  ["malformed", BADKEY],
+]) {
   test(`a ${name} signing key secret makes token routes answer the generic 500`, async () => {
     const user = await newUser(base);
     expectReply(await post(base, "/token/", { email: user.email, password: user.password }), 500, SERVER_ERROR);
     expectReply(await post(base, "/token/verify/", { token: "a.b.c" }), 500, SERVER_ERROR);
     expectReply(await call(base, "GET", "/.well-known/jwks.json"), 500, SERVER_ERROR);
-    expectReply(await call(base, "GET", "/dashboard/", { headers: { authorization: "Bearer a.b.c" } }), 500, SERVER_ERROR);
+    expectReply(
+      await call(base, "GET", "/dashboard/", { headers: { authorization: "Bearer a.b.c" } }),
+      500,
+      SERVER_ERROR,
+    );
   });
 
   test(`with a ${name} secret, input errors and unknown paths answer as usual`, async () => {

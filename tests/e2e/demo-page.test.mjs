@@ -10,7 +10,10 @@ test("GET / serves the demo page as HTML with its content security policy", asyn
   assert.equal(reply.headers.get("content-type"), "text/html; charset=utf-8");
   assert.match(reply.text, /^<!doctype html>/i);
   const csp = reply.headers.get("content-security-policy");
-  assert.match(csp, /^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/]{43}='; style-src 'sha256-[A-Za-z0-9+/]{43}='; connect-src 'self';/);
+  assert.match(
+    csp,
+    /^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/]{43}='; style-src 'sha256-[A-Za-z0-9+/]{43}='; connect-src 'self';/,
+  );
   assert.match(csp, /frame-ancestors 'none'/);
   assert.equal(reply.headers.get("allow"), "GET");
   assert.equal(reply.headers.get("x-frame-options"), "DENY");
@@ -36,9 +39,7 @@ test("the demo page and the OpenAPI document answer GET only", async () => {
       expectReply(reply, 405, { detail: `Method "${method}" not allowed.` });
       assert.equal(reply.headers.get("allow"), "GET");
     }
-    const head = await call(MAIN, "HEAD", path);
-    assert.equal(head.status, 405);
-    assert.equal(head.text, "");
+    assert.equal((await call(MAIN, "HEAD", path)).status, 405);
   }
 });
 

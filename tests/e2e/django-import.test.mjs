@@ -20,12 +20,16 @@ test("users dumped from Django log in with their passwords and keep their ids", 
   const folder = mkdtempSync(path.join(tmpdir(), "edge-auth-django-"));
   const dump = path.join(folder, "users.json");
   const made = JSON.parse(
-    (await run(process.env.E2E_PYTHON, [path.join(here, "django_users.py"), path.join(folder, "db.sqlite3"), dump])).stdout,
+    (await run(process.env.E2E_PYTHON, [path.join(here, "django_users.py"), path.join(folder, "db.sqlite3"), dump]))
+      .stdout,
   );
   const { stdout: sql, stderr: report } = await run(process.env.E2E_IMPORT_BIN, [dump]);
   assert.match(report, /5 users imported \(2 without a usable password\), 0 not imported/);
   assert.match(report, new RegExp(`user ${made[2].pk} imported WITHOUT a usable password`));
-  assert.match(report, new RegExp(`user ${made[3].pk} imported WITHOUT a usable password: unsupported hash format "argon2"`));
+  assert.match(
+    report,
+    new RegExp(`user ${made[3].pk} imported WITHOUT a usable password: unsupported hash format "argon2"`),
+  );
   const file = path.join(folder, "users.sql");
   writeFileSync(file, sql);
   await d1File(IMPORT_STATE, file);
@@ -41,7 +45,12 @@ test("users dumped from Django log in with their passwords and keep their ids", 
   }
   // The e-mail stays unique across the import, and new users get ids after the imported ones.
   expectReply(
-    await post(IMPORT, "/register/", { email: "ALICE@example.com", username: "x", password: "x7#Lq9!vRt2m", password2: "x7#Lq9!vRt2m" }),
+    await post(IMPORT, "/register/", {
+      email: "ALICE@example.com",
+      username: "x",
+      password: "x7#Lq9!vRt2m",
+      password2: "x7#Lq9!vRt2m",
+    }),
     400,
     { email: ["user with this email already exists."] },
   );

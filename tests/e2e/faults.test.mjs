@@ -2,7 +2,21 @@
 // with no internals and nothing half-written.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MAIN, NOSCHEMA, NOKV, NOKV_STATE, NOD1, call, post, expectReply, loggedIn, newUser, tokensFor, decode, bearer } from "./lib.mjs";
+import {
+  MAIN,
+  NOSCHEMA,
+  NOKV,
+  NOKV_STATE,
+  NOD1,
+  call,
+  post,
+  expectReply,
+  loggedIn,
+  newUser,
+  tokensFor,
+  decode,
+  bearer,
+} from "./lib.mjs";
 import { d1 } from "./worker.mjs";
 
 const UNAVAILABLE = { detail: "Service temporarily unavailable, try again later." };
@@ -35,8 +49,14 @@ test("without the KV binding, refresh answers 503 and consumes nothing", async (
   const { refresh } = await tokensFor(NOKV, user);
   expectReply(await post(NOKV, "/token/refresh/", { refresh }), 503, UNAVAILABLE);
   expectReply(await post(NOKV, "/token/verify/", { token: refresh }), 503, UNAVAILABLE);
-  const [row] = await d1(NOKV_STATE, `SELECT used_at, revoked_at FROM refresh_tokens WHERE jti = '${decode(refresh).payload.jti}'`);
+  const [row] = await d1(
+    NOKV_STATE,
+    `SELECT used_at, revoked_at FROM refresh_tokens WHERE jti = '${decode(refresh).payload.jti}'`,
+  );
   assert.deepEqual(row, { used_at: null, revoked_at: null });
-  const rows = await d1(NOKV_STATE, `SELECT COUNT(*) AS n FROM refresh_tokens WHERE user_id = ${decode(refresh).payload.user_id}`);
+  const rows = await d1(
+    NOKV_STATE,
+    `SELECT COUNT(*) AS n FROM refresh_tokens WHERE user_id = ${decode(refresh).payload.user_id}`,
+  );
   assert.equal(rows[0].n, 1);
 });

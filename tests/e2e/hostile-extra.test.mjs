@@ -3,7 +3,20 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { MAIN, call, post, expectReply, loggedIn, decode, forge, forgeHs256, b64url, bearer, bearerError, INVALID } from "./lib.mjs";
+import {
+  MAIN,
+  call,
+  post,
+  expectReply,
+  loggedIn,
+  decode,
+  forge,
+  forgeHs256,
+  b64url,
+  bearer,
+  bearerError,
+  INVALID,
+} from "./lib.mjs";
 
 const invalidBearer = bearerError("Token is invalid or expired");
 const NOT_PROVIDED = { detail: "Authentication credentials were not provided." };
@@ -67,7 +80,11 @@ test("UTF-16 and raw NUL bytes are parse errors", async () => {
 test("odd casings of the scheme are not Bearer credentials", async () => {
   const { access } = await loggedIn();
   for (const scheme of ["BEARER", "bearer", "Bearer:", "Bear"]) {
-    expectReply(await call(MAIN, "GET", "/dashboard/", { headers: { authorization: `${scheme} ${access}` } }), 401, NOT_PROVIDED);
+    expectReply(
+      await call(MAIN, "GET", "/dashboard/", { headers: { authorization: `${scheme} ${access}` } }),
+      401,
+      NOT_PROVIDED,
+    );
   }
 });
 

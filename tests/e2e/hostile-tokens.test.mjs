@@ -1,8 +1,21 @@
 // API.md §3.2: forged and malformed tokens never select a key and are never accepted.
 import { test } from "node:test";
-import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
-import { MAIN, call, post, expectReply, loggedIn, decode, forge, forgeHs256, b64url, now, bearer, bearerError, INVALID } from "./lib.mjs";
+import {
+  MAIN,
+  call,
+  post,
+  expectReply,
+  loggedIn,
+  decode,
+  forge,
+  forgeHs256,
+  b64url,
+  now,
+  bearer,
+  bearerError,
+  INVALID,
+} from "./lib.mjs";
 
 const invalidBearer = bearerError("Token is invalid or expired");
 
@@ -46,8 +59,7 @@ test("unknown, missing and hostile kids are refused", async () => {
   for (const kid of ["nope", "../../etc/passwd", "' OR 1=1 --", "https://evil.example/jwks.json", "k".repeat(10_000)]) {
     await expectRefused(forge({ ...header, kid }, payload));
   }
-  const { kid, ...withoutKid } = header;
-  assert.ok(kid);
+  const { kid: _, ...withoutKid } = header;
   await expectRefused(forge(withoutKid, payload));
 });
 
@@ -69,15 +81,14 @@ test("non-integer, negative, huge and missing exp and a future nbf are refused",
   for (const exp of ["soon", -1, 1e300, null]) {
     await expectRefused(forge(header, { ...payload, exp }));
   }
-  const { exp, ...noExp } = payload;
-  assert.ok(exp);
+  const { exp: _, ...noExp } = payload;
   await expectRefused(forge(header, noExp));
   await expectRefused(forge(header, { ...payload, nbf: now() + 60 }));
 });
 
 test("a 100 KB token is refused", async () => {
   const { header, payload } = await claimsOfAFreshUser();
-  await expectRefused(forge(header, { ...payload, junk: "j".repeat(100_000) }).slice(0, 100_000) + "x");
+  await expectRefused(`${forge(header, { ...payload, junk: "j".repeat(100_000) }).slice(0, 100_000)}x`);
 });
 
 test("jku, x5u and jwk headers are ignored, never fetched", async () => {

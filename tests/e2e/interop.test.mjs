@@ -31,9 +31,9 @@ test("jose verifies access and refresh tokens against the worker's JWKS", async 
   const login = await loggedIn(MAIN, { username: "jose" });
   const jwks = createRemoteJWKSet(new URL(jwksUrl));
   for (const token of [login.access, login.refresh]) {
-    const { payload, protectedHeader } = await jwtVerify(token, jwks, { algorithms: ["EdDSA"] });
-    assert.deepEqual(payload, decode(token).payload);
-    assert.equal(protectedHeader.alg, "EdDSA");
+    // Rejects unless the signature verifies; a token without a kid would verify too (the JWKS
+    // has one key), so the kid is checked.
+    const { protectedHeader } = await jwtVerify(token, jwks, { algorithms: ["EdDSA"] });
     assert.equal(protectedHeader.kid, await kidOf());
   }
 });
@@ -41,9 +41,8 @@ test("jose verifies access and refresh tokens against the worker's JWKS", async 
 test("PyJWT verifies access and refresh tokens against the worker's JWKS", async () => {
   const login = await loggedIn(MAIN, { username: "pyjwt" });
   for (const token of [login.access, login.refresh]) {
-    const { claims, header } = JSON.parse(await pyjwt("verify", jwksUrl, token));
-    assert.deepEqual(claims, decode(token).payload);
-    assert.deepEqual(header, decode(token).header);
+    // Exits non-zero unless the signature verifies with the JWKS key the token's kid names.
+    await pyjwt("verify", jwksUrl, token);
   }
 });
 
@@ -78,6 +77,10 @@ test("tokens jose and PyJWT sign with any other key are refused", async () => {
     .sign(await importJWK({ ...other, alg: "EdDSA" }, "EdDSA"));
   const byPyjwt = await pyjwt("sign", JSON.stringify(other), kid, JSON.stringify(claims));
   for (const token of [byJose, byPyjwt]) {
-    expectReply(await call(MAIN, "GET", "/dashboard/", { headers: bearer(token) }), 401, bearerError("Token is invalid or expired"));
+    expectReply(
+      await call(MAIN, "GET", "/dashboard/", { headers: bearer(token) }),
+      401,
+      bearerError("Token is invalid or expired"),
+    );
   }
 });

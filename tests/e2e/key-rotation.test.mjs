@@ -45,6 +45,10 @@ test("a token whose kid is unknown, or names a key that did not sign it, is refu
   const { privateKey } = generateKeyPairSync("ed25519");
   const stranger = privateKey.export({ format: "jwk" });
   for (const token of [accessToken(stranger, userId), accessToken(oldKey, userId, thumbprint(newKey))]) {
-    expectReply(await call(ROTATION, "GET", "/dashboard/", { headers: bearer(token) }), 401, bearerError("Token is invalid or expired"));
+    expectReply(
+      await call(ROTATION, "GET", "/dashboard/", { headers: bearer(token) }),
+      401,
+      bearerError("Token is invalid or expired"),
+    );
   }
 });

@@ -72,7 +72,12 @@ export function uniqueEmail(prefix = "user") {
 
 /** Registers a fresh user and returns its credentials. */
 export async function newUser(base = MAIN, { username = "alice", email = uniqueEmail() } = {}) {
-  const reply = await post(base, "/register/", { email, username, password: STRONG_PASSWORD, password2: STRONG_PASSWORD });
+  const reply = await post(base, "/register/", {
+    email,
+    username,
+    password: STRONG_PASSWORD,
+    password2: STRONG_PASSWORD,
+  });
   assert.equal(reply.status, 201, reply.text);
   return { email, username, password: STRONG_PASSWORD };
 }
@@ -94,7 +99,10 @@ export const b64url = (data) => Buffer.from(data).toString("base64url");
 
 export function decode(token) {
   const [header, payload] = token.split(".");
-  return { header: JSON.parse(Buffer.from(header, "base64url")), payload: JSON.parse(Buffer.from(payload, "base64url")) };
+  return {
+    header: JSON.parse(Buffer.from(header, "base64url")),
+    payload: JSON.parse(Buffer.from(payload, "base64url")),
+  };
 }
 
 /** Signs `header` and `payload` (objects or raw JSON strings) with the test key (or `jwk`). */

@@ -1,7 +1,19 @@
 // API.md §4.2: POST /token/ (login).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MAIN, MAIN_STATE, post, call, expectReply, newUser, uniqueEmail, decode, now, KEY, STRONG_PASSWORD } from "./lib.mjs";
+import {
+  MAIN,
+  MAIN_STATE,
+  post,
+  call,
+  expectReply,
+  newUser,
+  uniqueEmail,
+  decode,
+  now,
+  KEY,
+  STRONG_PASSWORD,
+} from "./lib.mjs";
 import { d1 } from "./worker.mjs";
 
 const NO_ACCOUNT = { detail: "No active account found with the given credentials" };
@@ -18,7 +30,10 @@ test("login tokens carry the contract's header and claims, in order", async () =
   const user = await newUser();
   const { access, refresh } = (await post(MAIN, "/token/", { email: user.email, password: user.password })).body;
   const before = now();
-  for (const [token, type, lifetime] of [[access, "access", 300], [refresh, "refresh", 86400]]) {
+  for (const [token, type, lifetime] of [
+    [access, "access", 300],
+    [refresh, "refresh", 86400],
+  ]) {
     const { header, payload } = decode(token);
     assert.deepEqual(Object.keys(header), ["typ", "alg", "kid"]);
     assert.equal(header.typ, "JWT");
@@ -37,7 +52,10 @@ test("login tokens carry the contract's header and claims, in order", async () =
 
 test("the e-mail is looked up in any letter case and may be trimmed", async () => {
   const user = await newUser();
-  const reply = await post(MAIN, "/token/", { email: `  ${user.email.toUpperCase()} `, password: ` ${user.password} ` });
+  const reply = await post(MAIN, "/token/", {
+    email: `  ${user.email.toUpperCase()} `,
+    password: ` ${user.password} `,
+  });
   assert.equal(reply.status, 200);
 });
 
@@ -71,7 +89,9 @@ test("an unknown e-mail costs the same hashing time as a wrong password", async 
 });
 
 test("username instead of email is the missing e-mail error", async () => {
-  expectReply(await post(MAIN, "/token/", { username: "x", password: "y" }), 400, { email: ["This field is required."] });
+  expectReply(await post(MAIN, "/token/", { username: "x", password: "y" }), 400, {
+    email: ["This field is required."],
+  });
 });
 
 test("missing, blank and null fields are 400", async () => {

@@ -5,12 +5,16 @@ import { pbkdf2Sync } from "node:crypto";
 import { MAIN, MAIN_STATE, SEED, SEED_STATE, call, post, newUser, tokensFor, decode, now } from "./lib.mjs";
 import { d1 } from "./worker.mjs";
 
-const storedUser = async (state, email) => (await d1(state, `SELECT password, last_login FROM users WHERE email = '${email}'`))[0];
+const storedUser = async (state, email) =>
+  (await d1(state, `SELECT password, last_login FROM users WHERE email = '${email}'`))[0];
 
 test("a login re-hashes a password stored with another iteration count", async () => {
   const user = await newUser(MAIN);
   const digest = pbkdf2Sync(user.password, "oldsalt", 1000, 32, "sha256").toString("base64");
-  await d1(MAIN_STATE, `UPDATE users SET password = 'pbkdf2_sha256$1000$oldsalt$${digest}' WHERE email = '${user.email}'`);
+  await d1(
+    MAIN_STATE,
+    `UPDATE users SET password = 'pbkdf2_sha256$1000$oldsalt$${digest}' WHERE email = '${user.email}'`,
+  );
   await tokensFor(MAIN, user);
   const { password } = await storedUser(MAIN_STATE, user.email);
   assert.match(password, /^pbkdf2_sha256\$600000\$[A-Za-z0-9]{22}\$[A-Za-z0-9+/]{43}=$/);
@@ -50,9 +54,15 @@ test("the scheduled cleanup deletes expired refresh tokens and ended throttle wi
   const reply = await call(MAIN, "GET", "/__scheduled?cron=17+*+*+*+*");
   assert.equal(reply.status, 200);
   const tokens = await d1(MAIN_STATE, `SELECT jti FROM refresh_tokens WHERE jti LIKE '${tag}-%' ORDER BY jti`);
-  assert.deepEqual(tokens.map((r) => r.jti), [`${tag}-live`, `${tag}-recent`]);
+  assert.deepEqual(
+    tokens.map((r) => r.jti),
+    [`${tag}-live`, `${tag}-recent`],
+  );
   const windows = await d1(MAIN_STATE, `SELECT bucket FROM login_failures WHERE bucket LIKE 'client:${tag}-%'`);
-  assert.deepEqual(windows.map((r) => r.bucket), [`client:${tag}-open`]);
+  assert.deepEqual(
+    windows.map((r) => r.bucket),
+    [`client:${tag}-open`],
+  );
 });
 
 test("refresh tokens keep working across a cleanup", async () => {

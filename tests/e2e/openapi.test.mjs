@@ -47,9 +47,13 @@ const ROUTES = {
   "/": ["get"],
 };
 const BEARER_ROUTES = ["/token/blacklist/all/", "/dashboard/"];
-const allowOf = (route) =>
-  ({ "/dashboard/": "GET, POST, OPTIONS", "/.well-known/jwks.json": "GET", "/openapi.json": "GET", "/": "GET" })[route] ??
-  "POST, OPTIONS";
+const ALLOW = {
+  "/dashboard/": "GET, POST, OPTIONS",
+  "/.well-known/jwks.json": "GET",
+  "/openapi.json": "GET",
+  "/": "GET",
+};
+const allowOf = (route) => ALLOW[route] ?? "POST, OPTIONS";
 const BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"];
 
 test("the document is a valid OpenAPI 3.1 document", async () => {
@@ -88,7 +92,11 @@ test("the document describes every route of the contract, with its headers and e
         assert.equal(headers.allow?.schema.const, allowOf(route), `${label} ${status}: Allow`);
         assert.equal(headers.allow.required, true, `${label} ${status}: Allow is required`);
         if (status === "401") {
-          assert.equal(headers["www-authenticate"]?.schema.const, 'Bearer realm="api"', `${label} 401: WWW-Authenticate`);
+          assert.equal(
+            headers["www-authenticate"]?.schema.const,
+            'Bearer realm="api"',
+            `${label} 401: WWW-Authenticate`,
+          );
           assert.equal(headers["www-authenticate"].required, true);
         }
         if (status === "429") {
@@ -96,7 +104,11 @@ test("the document describes every route of the contract, with its headers and e
           assert.equal(headers["retry-after"].required, true);
         }
         const types = Object.keys(response.content ?? {});
-        assert.deepEqual(types, route === "/" && status === "200" ? ["text/html"] : ["application/json"], `${label} ${status}`);
+        assert.deepEqual(
+          types,
+          route === "/" && status === "200" ? ["text/html"] : ["application/json"],
+          `${label} ${status}`,
+        );
       }
     }
   }
@@ -148,7 +160,11 @@ test("the worker answers every operation as the document says (schemathesis)", {
   // token fields come from another user.
   const { access } = await loggedIn(MAIN, { username: "schemathesis" });
   const holder = await newUser(MAIN, { username: "tokens" });
-  const [first, second, third] = [await tokensFor(MAIN, holder), await tokensFor(MAIN, holder), await tokensFor(MAIN, holder)];
+  const [first, second, third] = [
+    await tokensFor(MAIN, holder),
+    await tokensFor(MAIN, holder),
+    await tokensFor(MAIN, holder),
+  ];
   const folder = mkdtempSync(path.join(tmpdir(), "edge-auth-schemathesis-"));
   try {
     const config = path.join(folder, "schemathesis.toml");

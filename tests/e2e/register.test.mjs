@@ -117,7 +117,11 @@ test("weak passwords get Django's messages in Django's order", async () => {
 test("a password too similar to the username or e-mail is refused", async () => {
   const email = uniqueEmail("z");
   expectReply(
-    await post(MAIN, "/register/", form(email, { username: "zebrafish77q", password: "zebrafish77q", password2: "zebrafish77q" })),
+    await post(
+      MAIN,
+      "/register/",
+      form(email, { username: "zebrafish77q", password: "zebrafish77q", password2: "zebrafish77q" }),
+    ),
     400,
     { password: ["The password is too similar to the username."] },
   );

@@ -14,7 +14,10 @@ test("a full flow, failures included, logs no secret", async () => {
     const email = `logcheck.${letters()}@example.com`;
     const password = `Pw-${randomBytes(12).toString("hex")}`;
     const wrongPassword = `Wrong-${randomBytes(12).toString("hex")}`;
-    assert.equal((await post(base, "/register/", { email, username: "logcheck", password, password2: password })).status, 201);
+    assert.equal(
+      (await post(base, "/register/", { email, username: "logcheck", password, password2: password })).status,
+      201,
+    );
     assert.equal((await post(base, "/token/", { email, password: wrongPassword })).status, 401);
     const { access, refresh } = (await post(base, "/token/", { email, password })).body;
     const rotated = (await post(base, "/token/refresh/", { refresh })).body;
@@ -24,7 +27,10 @@ test("a full flow, failures included, logs no secret", async () => {
     assert.equal((await post(base, "/token/verify/", { token: rotated.access })).status, 200);
     assert.equal((await post(base, "/token/blacklist/", { refresh: rotated.refresh })).status, 200);
     assert.equal((await call(base, "POST", "/token/blacklist/all/", { headers: bearer(access) })).status, 200);
-    assert.equal((await call(base, "POST", "/token/", { body: `{"password":"${password}"`, type: "application/json" })).status, 400);
+    assert.equal(
+      (await call(base, "POST", "/token/", { body: `{"password":"${password}"`, type: "application/json" })).status,
+      400,
+    );
     const [{ password: hash }] = await d1(worker.state, `SELECT password FROM users WHERE email = '${email}'`);
 
     const log = worker.log();
@@ -38,7 +44,11 @@ test("a full flow, failures included, logs no secret", async () => {
     };
     for (const token of [access, refresh, rotated.access, rotated.refresh]) {
       const [, payload, signature] = token.split(".");
-      Object.assign(secrets, { [`token ${decode(token).payload.jti}`]: token, [`payload of ${decode(token).payload.jti}`]: payload, [`signature of ${decode(token).payload.jti}`]: signature });
+      Object.assign(secrets, {
+        [`token ${decode(token).payload.jti}`]: token,
+        [`payload of ${decode(token).payload.jti}`]: payload,
+        [`signature of ${decode(token).payload.jti}`]: signature,
+      });
     }
     for (const [name, value] of Object.entries(secrets)) {
       assert.ok(!log.includes(value), `the log contains the ${name}`);

@@ -19,7 +19,10 @@ test("the same refresh token stays usable", async () => {
   const login = await loggedIn(SEED);
   for (let i = 0; i < 3; i++) assert.equal((await refresh(login.refresh)).status, 200);
   const replies = await Promise.all(Array.from({ length: 5 }, () => refresh(login.refresh)));
-  assert.deepEqual(replies.map((r) => r.status), [200, 200, 200, 200, 200]);
+  assert.deepEqual(
+    replies.map((r) => r.status),
+    [200, 200, 200, 200, 200],
+  );
 });
 
 test("blacklist and logout everywhere still revoke", async () => {

@@ -73,6 +73,7 @@ test("concurrent wrong guesses cannot slip past the limit", async () => {
 
 test("the default limits leave ordinary use alone", async () => {
   const user = await newUser(MAIN);
-  for (let i = 0; i < 4; i++) expectReply(await post(MAIN, "/token/", { email: user.email, password: "nope" }), 401, NO_ACCOUNT);
+  for (let i = 0; i < 4; i++)
+    expectReply(await post(MAIN, "/token/", { email: user.email, password: "nope" }), 401, NO_ACCOUNT);
   assert.equal((await post(MAIN, "/token/", { email: user.email, password: user.password })).status, 200);
 });

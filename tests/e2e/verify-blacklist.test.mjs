@@ -16,7 +16,10 @@ test("verify answers {} for a valid access or refresh token", async () => {
 test("verify refuses invalid and expired tokens", async () => {
   const login = await loggedIn();
   const kid = decode(login.access).header.kid;
-  const expired = forge({ typ: "JWT", alg: "EdDSA", kid }, { token_type: "access", exp: now() - 5, iat: now() - 305, jti: "b".repeat(32), user_id: 1 });
+  const expired = forge(
+    { typ: "JWT", alg: "EdDSA", kid },
+    { token_type: "access", exp: now() - 5, iat: now() - 305, jti: "b".repeat(32), user_id: 1 },
+  );
   for (const token of ["nonsense", expired, `${login.access}x`]) {
     const reply = await verify(token);
     expectReply(reply, 401, INVALID);

@@ -1,23 +1,41 @@
-// Starts and stops `wrangler dev` instances for the end-to-end tests.
-import { spawn, execFile } from "node:child_process";
+// The worker as the tests and scripts run it: the one reader of wrangler.toml and the one
+// launcher of the built worker, for the end-to-end tests, the browser test (tests/browser),
+// `make soak` and `make bench` (scripts/).
+import { execFile, spawn } from "node:child_process";
 import { createHash, generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const wrangler = path.join(root, "node_modules/wrangler/bin/wrangler.js");
-const quiet = {
+
+/** The environment for wrangler: no metrics, no error reports, no fetch of the cf object. */
+export const quietEnv = {
   ...process.env,
   WRANGLER_SEND_METRICS: "false",
   WRANGLER_SEND_ERROR_REPORTS: "false",
   CLOUDFLARE_CF_FETCH_ENABLED: "false",
 };
 
-/** A fresh Ed25519 private JWK for the test workers (never the developer's key). */
+let config;
+
+/**
+ * The project's wrangler.toml as wrangler itself parses it (its tables and arrays of tables
+ * as objects and arrays), read once.
+ */
+export async function wranglerConfig() {
+  if (!config) {
+    const { experimental_readRawConfig: readRawConfig } = await import("wrangler");
+    config = readRawConfig({ config: path.join(root, "wrangler.toml") }).rawConfig;
+  }
+  return structuredClone(config);
+}
+
+/** A fresh Ed25519 private JWK for a worker the scripts start (never the developer's key). */
 export function testKeyJwk() {
   const { privateKey } = generateKeyPairSync("ed25519");
   const { kty, crv, x, d } = privateKey.export({ format: "jwk" });
@@ -26,7 +44,9 @@ export function testKeyJwk() {
 
 /** The RFC 7638 thumbprint of an Ed25519 JWK: its `kid`. */
 export function thumbprint({ x }) {
-  return createHash("sha256").update(JSON.stringify({ crv: "Ed25519", kty: "OKP", x })).digest("base64url");
+  return createHash("sha256")
+    .update(JSON.stringify({ crv: "Ed25519", kty: "OKP", x }))
+    .digest("base64url");
 }
 
 // Ports handed out by this process: a port is free again as soon as freePort closes its probe,
@@ -54,41 +74,85 @@ function freePort() {
 }
 
 /**
- * The project's wrangler.toml for a test worker: without its [build] table and with an
- * absolute `main` (the tests run the module `make worker` built, and wrangler's file watcher,
- * which rebuilds and reloads the worker once after start-up, stays off), with `vars` set in
- * its [vars] table, and the secret JWT_SIGNING_KEYS in a .dev.vars beside it (so wrangler
- * shows it as hidden; the developer's .dev.vars is never read).
+ * The worker's configuration with `vars` in its [vars] and without the binding tables named in
+ * `without` (`d1_databases`, `kv_namespaces`), to provoke faults. JWT_SIGNING_KEYS, a secret,
+ * is left out of it.
  */
-function testConfig(folder, { JWT_SIGNING_KEYS: signingKeys, ...vars }, without = []) {
-  let config = readFileSync(path.join(root, "wrangler.toml"), "utf8")
-    .replace(/^\[build\]\n(?:(?!\[).*\n)*/m, "")
-    .replace(/^main = "(.*)"$/m, (_, main) => `main = ${JSON.stringify(path.join(root, main))}`);
-  // Drop bindings (`[[d1_databases]]`, `[[kv_namespaces]]`) to provoke faults.
-  for (const table of without) {
-    config = config.replace(new RegExp(`^\\[\\[${table}\\]\\]\\n(?:(?!\\[).*\\n)*`, "m"), "");
-  }
-  for (const [name, value] of Object.entries(vars)) {
-    const line = `${name} = ${JSON.stringify(value)}`;
-    const existing = new RegExp(`^${name} = .*$`, "m");
-    config = existing.test(config) ? config.replace(existing, () => line) : config.replace(/^\[vars\]$/m, () => `[vars]\n${line}`);
-  }
-  const file = path.join(folder, "wrangler.toml");
-  writeFileSync(file, config);
-  writeFileSync(path.join(folder, ".dev.vars"), signingKeys === undefined ? "" : `JWT_SIGNING_KEYS='${signingKeys}'\n`);
+async function configWith({ JWT_SIGNING_KEYS: _, ...vars }, without) {
+  const settings = await wranglerConfig();
+  settings.vars = { ...settings.vars, ...vars };
+  for (const table of without) delete settings[table];
+  return settings;
+}
+
+/**
+ * The worker's configuration for `wrangler dev`, written as wrangler.json into `folder`: without
+ * its [build] table and with an absolute `main` (the scripts run the module `make worker` built,
+ * and wrangler's file watcher, which rebuilds and reloads the worker once after start-up, stays
+ * off), and the secret JWT_SIGNING_KEYS in a .dev.vars beside it (so wrangler shows it as
+ * hidden; the developer's .dev.vars is never read).
+ */
+async function wranglerDevConfig(folder, vars, without) {
+  const settings = await configWith(vars, without);
+  delete settings.build;
+  settings.main = path.join(root, settings.main);
+  const file = path.join(folder, "wrangler.json");
+  writeFileSync(file, `${JSON.stringify(settings, null, 2)}\n`);
+  const keys = vars.JWT_SIGNING_KEYS;
+  writeFileSync(path.join(folder, ".dev.vars"), keys === undefined ? "" : `JWT_SIGNING_KEYS='${keys}'\n`);
   return file;
 }
 
 /**
- * Runs SQL against a worker's local D1 (its `--persist-to` folder) from another process, as
- * an operator would. The running worker may hold SQLite's write lock at that moment, so a
+ * Miniflare options that run the built worker in one workerd as wrangler.toml configures it,
+ * with `vars` (JWT_SIGNING_KEYS included) as its variables, and its D1 and KV kept in
+ * `persistRoot` in wrangler's layout (in memory without one).
+ */
+export async function miniflareOptions({ vars = {}, without = [], persistRoot } = {}) {
+  const settings = await configWith(vars, without);
+  const bindings = { ...settings.vars };
+  if (vars.JWT_SIGNING_KEYS !== undefined) bindings.JWT_SIGNING_KEYS = vars.JWT_SIGNING_KEYS;
+  return {
+    modules: true,
+    // The module that wrangler.toml's `main` (build/worker/shim.mjs) re-exports.
+    scriptPath: path.join(root, "build/index.js"),
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: settings.compatibility_date,
+    bindings,
+    ...storageOptions(settings),
+    ...(persistRoot === undefined ? {} : { defaultPersistRoot: persistRoot }),
+    host: "127.0.0.1",
+    port: 0,
+  };
+}
+
+/** The D1 and KV bindings of a configuration as Miniflare options, with their ids. */
+function storageOptions(settings) {
+  const byBinding = (tables, id) => Object.fromEntries((tables ?? []).map((table) => [table.binding, table[id]]));
+  return {
+    d1Databases: byBinding(settings.d1_databases, "database_id"),
+    kvNamespaces: byBinding(settings.kv_namespaces, "id"),
+  };
+}
+
+/**
+ * Miniflare options of a state folder a worker of `startWorker` left: its D1 and KV (the same
+ * bindings, the same ids, wrangler's layout), for another worker to run on.
+ */
+export async function stateOptions(state) {
+  return { ...storageOptions(await wranglerConfig()), defaultPersistRoot: path.join(state, "v3") };
+}
+
+/**
+ * Runs SQL against a worker's local D1 (its state folder) from another process, as an
+ * operator would. The running worker may hold SQLite's write lock at that moment, so a
  * refused attempt is retried.
  */
 export async function d1(state, command) {
   const args = [wrangler, "d1", "execute", "DB", "--local", "--persist-to", state, "--json", "--command", command];
   for (let attempt = 1; ; attempt++) {
     try {
-      const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: root, env: quiet });
+      const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: root, env: quietEnv });
       return JSON.parse(stdout)[0].results;
     } catch (error) {
       if (attempt >= 5) throw error;
@@ -100,40 +164,69 @@ export async function d1(state, command) {
 /** Runs a SQL file against a worker's local D1, as `wrangler d1 execute --file` does. */
 export async function d1File(state, file) {
   const args = [wrangler, "d1", "execute", "DB", "--local", "--persist-to", state, "--file", file];
-  await promisify(execFile)(process.execPath, args, { cwd: root, env: quiet });
+  await promisify(execFile)(process.execPath, args, { cwd: root, env: quietEnv });
 }
 
 /**
- * Starts the worker with `vars` on free ports with a fresh state folder, the schema applied
- * unless `schema` is false. `front`: configs of workers served in front of it in the same
- * `wrangler dev` (the first one answers HTTP; they reach this worker by service binding).
- * `args`: more `wrangler dev` arguments. `without`: binding tables to leave out.
- * Resolves when it answers HTTP.
+ * Starts the built worker with `vars` (JWT_SIGNING_KEYS as its secret) on a free port of
+ * 127.0.0.1, with its D1 and KV in a fresh state folder, the schema applied unless `schema` is
+ * false. `without`: binding tables to leave out. Resolves, when it answers HTTP, to
+ * { url, state, log(), stop() }.
+ *
+ * By default it runs under `wrangler dev`, as `make dev` serves it. `front`: configs of workers
+ * served in front of it in the same `wrangler dev` (the first one answers HTTP; they reach this
+ * worker by service binding); `args`: more `wrangler dev` arguments.
+ *
+ * `alone`: in one workerd of its own instead (Miniflare, in this process), which is what the
+ * benchmark measures: `wrangler dev` runs a second workerd in front that forwards every
+ * request. `state`: a folder for its D1 and KV that stays after stop(), for another worker to
+ * run on (see stateOptions). The worker's `log()` is empty then.
  */
-export async function startWorker({ vars = {}, schema = true, front = [], args = [], without = [] } = {}) {
-  const state = mkdtempSync(path.join(tmpdir(), "edge-auth-e2e-"));
-  if (schema) {
-    await promisify(execFile)(
-      process.execPath,
-      [wrangler, "d1", "execute", "DB", "--local", "--persist-to", state, "--file", path.join(root, "schema.sql")],
-      { cwd: root, env: quiet },
-    );
+export async function startWorker({
+  vars = {},
+  schema = true,
+  front = [],
+  args = [],
+  without = [],
+  alone = false,
+  state,
+} = {}) {
+  const kept = state !== undefined;
+  if (kept) mkdirSync(state, { recursive: true });
+  else state = mkdtempSync(path.join(tmpdir(), "edge-auth-worker-"));
+  const removeState = () => {
+    if (!kept) rmSync(state, { recursive: true, force: true });
+  };
+  if (schema) await d1File(state, path.join(root, "schema.sql"));
+  if (alone) {
+    const { Miniflare } = await import("miniflare");
+    const mf = new Miniflare(await miniflareOptions({ vars, without, persistRoot: path.join(state, "v3") }));
+    const url = (await mf.ready).href.replace(/\/$/, "");
+    let stopped;
+    const stop = () => (stopped ??= mf.dispose().finally(removeState));
+    return { url, state, log: () => "", stop };
   }
   const [port, inspector] = [await freePort(), await freePort()];
+  const configs = [...front.map((config) => path.join(root, config)), await wranglerDevConfig(state, vars, without)];
   const child = spawn(
     process.execPath,
     [
-      wrangler, "dev",
-      ...[...front.map((config) => path.join(root, config)), testConfig(state, vars, without)].flatMap((c) => ["--config", c]),
-      "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
-      "--persist-to", state, "--show-interactive-dev-session=false", ...args,
+      ...[wrangler, "dev"],
+      ...configs.flatMap((c) => ["--config", c]),
+      ...["--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector)],
+      ...["--persist-to", state, "--show-interactive-dev-session=false"],
+      ...args,
     ],
     // Its own dev registry: wrangler dev reloads a worker whenever the shared registry changes
     // (another worker starting or stopping), dropping requests in flight with a 503; and no
     // config watching, which would reload it too.
     {
       cwd: root,
-      env: { ...quiet, WRANGLER_REGISTRY_PATH: path.join(state, "registry"), WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true" },
+      env: {
+        ...quietEnv,
+        WRANGLER_REGISTRY_PATH: path.join(state, "registry"),
+        WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true",
+      },
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     },
@@ -153,7 +246,7 @@ export async function startWorker({ vars = {}, schema = true, front = [], args =
       } catch {
         // Already stopped.
       }
-      rmSync(state, { recursive: true, force: true });
+      removeState();
     },
   };
   const deadline = Date.now() + 120_000;
