@@ -1,4 +1,4 @@
-// API.md §2.3 and §7: request bodies, hostile or malformed. Never a 5xx, always the
+// docs/contract.md §2.3 and §7: request bodies, hostile or malformed. Never a 5xx, always the
 // contract's JSON error, and the server keeps answering.
 import { test } from "node:test";
 import assert from "node:assert/strict";

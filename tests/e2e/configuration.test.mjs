@@ -1,4 +1,4 @@
-// API.md §2.1 and §9: a missing or malformed JWT_SIGNING_KEYS secret is the generic 500 for
+// docs/contract.md §2.1 and §9: a missing or malformed JWT_SIGNING_KEYS secret is the generic 500 for
 // the routes that need keys, never a crash; the other routes keep working.
 import { test } from "node:test";
 import assert from "node:assert/strict";

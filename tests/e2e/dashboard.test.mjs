@@ -1,4 +1,4 @@
-// API.md §4.6 POST /token/blacklist/all/ and §4.7 GET|POST /dashboard/.
+// docs/contract.md §4.6 POST /token/blacklist/all/ and §4.7 GET|POST /dashboard/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {

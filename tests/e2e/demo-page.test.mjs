@@ -1,4 +1,4 @@
-// API.md §1: the demo page at GET /, served at the root only, with a strict CSP.
+// docs/contract.md §1: the demo page at GET /, served at the root only, with a strict CSP.
 // (It is driven in a real browser by `make test-browser`.)
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// API.md §2.1: when D1 or KV is missing or failing, the answer is the contract's JSON 503,
+// docs/contract.md §2.1: when D1 or KV is missing or failing, the answer is the contract's JSON 503,
 // with no internals and nothing half-written.
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// API.md §3.2: forged and malformed tokens never select a key and are never accepted.
+// docs/contract.md §3.2: forged and malformed tokens never select a key and are never accepted.
 import { test } from "node:test";
 import { generateKeyPairSync } from "node:crypto";
 import {

@@ -1,4 +1,4 @@
-// API.md §3.3: during a key rollover every listed key is published and accepted, and the
+// docs/contract.md §3.3: during a key rollover every listed key is published and accepted, and the
 // key JWT_SIGNING_KID names signs. The rotation worker lists [old, new] and signs with new.
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// API.md §4.2: POST /token/ (login).
+// docs/contract.md §4.2: POST /token/ (login).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {

@@ -1,4 +1,4 @@
-// The OpenAPI document (src/contract/openapi.json, API.md §1): a valid OpenAPI 3.1 document that covers
+// The OpenAPI document (src/contract/openapi.json, docs/contract.md §1): a valid OpenAPI 3.1 document that covers
 // every route of the contract, served unchanged at GET /openapi.json, and matched by the running
 // worker: schemathesis (from PyPI, in the test virtualenv) sends generated requests, valid and
 // invalid, to every operation and checks each answer's status, content type, headers and body
@@ -33,7 +33,7 @@ function resolve(node) {
   return node;
 }
 
-// API.md §1: every route with its methods (OPTIONS where it answers metadata), at the root.
+// docs/contract.md §1: every route with its methods (OPTIONS where it answers metadata), at the root.
 const ROUTES = {
   "/register/": ["post", "options"],
   "/token/": ["post", "options"],

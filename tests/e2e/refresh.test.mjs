@@ -1,4 +1,4 @@
-// API.md §4.3 and §5: POST /token/refresh/ with rotation on (the default).
+// docs/contract.md §4.3 and §5: POST /token/refresh/ with rotation on (the default).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {

@@ -1,4 +1,4 @@
-// API.md §4.1: POST /register/.
+// docs/contract.md §4.1: POST /register/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MAIN, post, call, expectReply, uniqueEmail, STRONG_PASSWORD, tokensFor } from "./lib.mjs";

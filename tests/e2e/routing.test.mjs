@@ -1,4 +1,4 @@
-// API.md §1, §2.1, §2.4, §2.5, §4.8: routes, methods, OPTIONS, CORS and common headers.
+// docs/contract.md §1, §2.1, §2.4, §2.5, §4.8: routes, methods, OPTIONS, CORS and common headers.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MAIN, KEY, call, post, expectReply, loggedIn, bearer } from "./lib.mjs";

@@ -1,4 +1,4 @@
-// API.md §4.3 and §5 with ROTATE_REFRESH_TOKENS=false: the Django seed's refresh behaviour.
+// docs/contract.md §4.3 and §5 with ROTATE_REFRESH_TOKENS=false: the Django seed's refresh behaviour.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { SEED, SEED_STATE, post, call, expectReply, loggedIn, decode, bearer, BLACKLISTED } from "./lib.mjs";

@@ -1,4 +1,4 @@
-// API.md §6: failed-login throttling. The throttle worker allows 2 failures per account
+// docs/contract.md §6: failed-login throttling. The throttle worker allows 2 failures per account
 // bucket and 4 per client bucket in an 8-second window (long enough that a slow, loaded
 // machine still makes each test's failures inside one window).
 import { test } from "node:test";

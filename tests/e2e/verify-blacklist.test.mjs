@@ -1,4 +1,4 @@
-// API.md §4.4 POST /token/verify/ and §4.5 POST /token/blacklist/.
+// docs/contract.md §4.4 POST /token/verify/ and §4.5 POST /token/blacklist/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MAIN, post, expectReply, loggedIn, decode, now, forge, INVALID, BLACKLISTED, WRONG_TYPE } from "./lib.mjs";
