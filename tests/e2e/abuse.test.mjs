@@ -1,8 +1,24 @@
-// Abuse and storage safety (docs/contract.md §6): a failed login stores the same few bytes
-// whatever its input; IPv6 clients are throttled by their /64.
+// Abuse and storage safety (docs/contract.md §4.2, §5, §6): a failed login stores the same
+// few bytes whatever its input; IPv6 clients are throttled by their /64; a login has an absolute
+// lifetime; logins per user are capped; failed logins take the same time whatever failed.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MAIN, MAIN_STATE, THROTTLE, call, expectReply } from "./lib.mjs";
+import { pbkdf2Sync } from "node:crypto";
+import {
+  BLACKLISTED,
+  INVALID,
+  LIMITS,
+  LIMITS_STATE,
+  MAIN,
+  MAIN_STATE,
+  THROTTLE,
+  call,
+  expectReply,
+  newUser,
+  post,
+  tokensFor,
+  uniqueEmail,
+} from "./lib.mjs";
 import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { d1 } from "./worker.mjs";
@@ -47,4 +63,67 @@ test("IPv6 clients share one client bucket per /64 and not beyond it", async () 
   assert.match(sameNetwork.body.detail, /^Request was throttled\. Expected available in \d seconds?\.$/);
   const nextNetwork = await wrongLogin(THROTTLE, `v6-6-${process.pid}@example.com`, `${network}:2::1`);
   expectReply(nextNetwork, 401, NO_ACCOUNT);
+});
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test("a login cannot be refreshed past REFRESH_FAMILY_MAX_AGE_SECONDS, however often it is refreshed", async () => {
+  // The limits worker lets a login live 4 s.
+  const user = await newUser(LIMITS);
+  let { refresh } = await tokensFor(LIMITS, user);
+  const started = Date.now();
+  for (const at of [1_500, 3_000]) {
+    await sleep(started + at - Date.now());
+    const reply = await post(LIMITS, "/token/refresh/", { refresh });
+    assert.equal(reply.status, 200, reply.text);
+    refresh = reply.body.refresh;
+  }
+  await sleep(started + 5_200 - Date.now());
+  expectReply(await post(LIMITS, "/token/refresh/", { refresh }), 401, INVALID);
+  // The family was revoked with it.
+  expectReply(await post(LIMITS, "/token/verify/", { token: refresh }), 401, BLACKLISTED);
+  assert.equal((await post(LIMITS, "/token/", { email: user.email, password: user.password })).status, 200);
+});
+
+test("a login beyond MAX_SESSIONS_PER_USER revokes the user's least recently refreshed login", async () => {
+  // The limits worker keeps two logins per user. Logins a second apart, so none tie.
+  const user = await newUser(LIMITS);
+  const first = await tokensFor(LIMITS, user);
+  await sleep(1_100);
+  const second = await tokensFor(LIMITS, user);
+  await sleep(1_100);
+  const third = await tokensFor(LIMITS, user);
+  expectReply(await post(LIMITS, "/token/refresh/", { refresh: first.refresh }), 401, BLACKLISTED);
+  for (const live of [second, third]) {
+    assert.equal((await post(LIMITS, "/token/refresh/", { refresh: live.refresh })).status, 200);
+  }
+});
+
+test("failed logins take the same time for an unknown e-mail, a wrong password and an imported slow hash", async (t) => {
+  // The limits worker hashes new passwords with 10 000 iterations and accepts stored hashes up
+  // to 40 000: every failure must cost 40 000, so no class of account stands out.
+  const native = await newUser(LIMITS);
+  const imported = uniqueEmail("imported");
+  const salt = "importedsalt";
+  const digest = pbkdf2Sync("x7#Lq9!vRt2m", salt, 40_000, 32, "sha256").toString("base64");
+  await d1(
+    LIMITS_STATE,
+    `INSERT INTO users (email, username, password) VALUES ('${imported}', 'imported', 'pbkdf2_sha256$40000$${salt}$${digest}')`,
+  );
+  const classes = { unknown: uniqueEmail("nobody"), native: native.email, imported };
+  const times = { unknown: [], native: [], imported: [] };
+  for (let round = 0; round < 100; round++) {
+    for (const [name, email] of Object.entries(classes)) {
+      const start = performance.now();
+      const reply = await post(LIMITS, "/token/", { email, password: "wrong password" });
+      times[name].push(performance.now() - start);
+      expectReply(reply, 401, NO_ACCOUNT);
+    }
+  }
+  const median = (values) => values.toSorted((a, b) => a - b)[values.length >> 1];
+  const medians = Object.fromEntries(Object.entries(times).map(([name, values]) => [name, median(values)]));
+  const spread = Math.max(...Object.values(medians)) / Math.min(...Object.values(medians));
+  t.diagnostic(`median ms per class: ${JSON.stringify(medians)}`);
+  // Unpadded, the imported hash costs four times the others; padded, they differ by noise.
+  assert.ok(spread < 1.25, `median ms per class: ${JSON.stringify(medians)}`);
 });

@@ -27,6 +27,19 @@ const configurations = {
       LOGIN_THROTTLE_WINDOW_SECONDS: "8",
     },
   },
+  // Short login lifetime, a session cap of two, and cheap hashing with a distinct maximum, for
+  // the abuse tests; throttling out of the way of the timing test.
+  E2E_LIMITS: {
+    vars: {
+      JWT_SIGNING_KEYS: signingKeys,
+      REFRESH_FAMILY_MAX_AGE_SECONDS: "4",
+      MAX_SESSIONS_PER_USER: "2",
+      PBKDF2_ITERATIONS: "10000",
+      PBKDF2_MAX_ITERATIONS: "40000",
+      LOGIN_THROTTLE_ACCOUNT_FAILURES: "100000",
+      LOGIN_THROTTLE_CLIENT_FAILURES: "100000",
+    },
+  },
   E2E_ROTATION: {
     vars: { JWT_SIGNING_KEYS: JSON.stringify([oldKey, newKey]), JWT_SIGNING_KID: thumbprint(newKey) },
   },
