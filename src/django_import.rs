@@ -5,8 +5,8 @@
 //!
 //! Nothing is dropped silently: a user whose hash this service cannot verify (argon2, bcrypt,
 //! Django's unusable `!…`) is imported without a usable password, and a user that cannot be
-//! imported at all (no e-mail, an e-mail already taken in another letter case, a non-integer
-//! id) is reported.
+//! imported at all (no e-mail, an e-mail already taken in another letter case, an id that is
+//! not an integer in 1..=2^53 − 1, the ids D1 passes to the worker exactly) is reported.
 
 use serde_json::Value;
 
@@ -44,6 +44,32 @@ fn unusable_reason(hash: &str) -> Option<String> {
         .then(|| format!("unsupported hash format \"{algorithm}\""))
 }
 
+/// The largest id imported: 2^53 − 1. D1 hands integers to the worker as JavaScript numbers
+/// (doubles), which above it no longer tell neighbouring ids apart, so two users could share
+/// one `user_id`.
+const MAX_ID: i64 = (1 << 53) - 1;
+
+/// A dump entry's pk as a user id, or why it cannot be one.
+fn user_id(pk: &Value) -> Result<i64, String> {
+    let not_an_integer = || Err("the id is not an integer".to_owned());
+    let Value::Number(number) = pk else {
+        return not_an_integer();
+    };
+    if let Some(id) = number.as_i64().filter(|id| (1..=MAX_ID).contains(id)) {
+        return Ok(id);
+    }
+    let why = if number.as_i64().is_some_and(|id| id < 1) {
+        "ids are positive"
+    } else if number.is_i64() || number.is_u64() {
+        "D1 passes integers to the worker as JavaScript numbers, in which larger ids collide"
+    } else {
+        return not_an_integer();
+    };
+    Err(format!(
+        "the id {pk} is outside 1..={MAX_ID} (2^53 - 1): {why}"
+    ))
+}
+
 /// Converts a dumpdata document. Entries of other models (anything without `password` and
 /// `email` fields) are ignored.
 pub fn convert(dump: &str) -> Result<Import, String> {
@@ -61,11 +87,12 @@ pub fn convert(dump: &str) -> Result<Import, String> {
         }
         let pk = entry.get("pk").cloned().unwrap_or(Value::Null);
         let pk_text = pk.to_string();
-        let Some(id) = pk.as_i64().filter(|id| *id > 0) else {
-            import
-                .skipped
-                .push((pk_text, "the id is not a positive integer".to_owned()));
-            continue;
+        let id = match user_id(&pk) {
+            Ok(id) => id,
+            Err(reason) => {
+                import.skipped.push((pk_text, reason));
+                continue;
+            }
         };
         let email = optional_text(fields, "email")
             .unwrap_or_default()
@@ -209,6 +236,57 @@ mod tests {
         assert_eq!(import.imported, 1);
         let skipped: Vec<&str> = import.skipped.iter().map(|(pk, _)| pk.as_str()).collect();
         assert_eq!(skipped, ["1", "3", "\"9b2c\""]);
+    }
+
+    /// The reason a user with this pk is not imported, if it is not.
+    fn refusal(pk: &str) -> Option<String> {
+        let import = convert(&dump(&format!(
+            r#"{{"model":"auth.user","pk":{pk},"fields":{{"email":"u@x.io","username":"u","password":"{HASH}"}}}}"#
+        )))
+        .unwrap();
+        assert_eq!(import.imported + import.skipped.len(), 1);
+        import.skipped.first().map(|(_, reason)| reason.clone())
+    }
+
+    #[test]
+    fn ids_outside_what_d1_keeps_exact_are_refused() {
+        let range = "is outside 1..=9007199254740991 (2^53 - 1)";
+        for pk in ["0", "-1", "-9007199254740992"] {
+            assert_eq!(
+                refusal(pk).unwrap_or_else(|| panic!("{pk} was imported")),
+                format!("the id {pk} {range}: ids are positive")
+            );
+        }
+        for pk in [
+            "9007199254740992",
+            "9007199254740993",
+            "9223372036854775807",
+            "18446744073709551615",
+        ] {
+            assert_eq!(
+                refusal(pk).unwrap_or_else(|| panic!("{pk} was imported")),
+                format!("the id {pk} {range}: D1 passes integers to the worker as JavaScript numbers, in which larger ids collide")
+            );
+        }
+        for pk in ["1", "9007199254740991"] {
+            assert_eq!(refusal(pk), None, "{pk} is a valid id");
+        }
+        let import = convert(&dump(&format!(
+            r#"{{"model":"auth.user","pk":9007199254740991,"fields":{{"email":"u@x.io","username":"u","password":"{HASH}"}}}}"#
+        )))
+        .unwrap();
+        assert!(import.sql.contains("VALUES (9007199254740991, 'u@x.io', "));
+    }
+
+    #[test]
+    fn ids_that_are_not_integers_are_refused() {
+        for pk in ["1.5", "7.0", "1e3", "\"7\"", "null", "true", "[7]"] {
+            assert_eq!(
+                refusal(pk).as_deref(),
+                Some("the id is not an integer"),
+                "pk {pk}"
+            );
+        }
     }
 
     #[test]
