@@ -1,6 +1,8 @@
 //! `import-django [DUMP.json]`: converts a Django `dumpdata` of the user model (read from the
 //! file, or standard input) into SQL for `wrangler d1 execute DB --file`, printed on standard
-//! output. What could not be imported as it was is reported on standard error.
+//! output. What could not be imported as it was is reported on standard error. The database
+//! can still refuse a user whose id or e-mail is, or was, another user's: then
+//! `wrangler d1 execute` fails naming them, and imports nothing (`edge_auth::django_import`).
 //!
 //!     python manage.py dumpdata auth.user > users.json     # or your custom user model
 //!     cargo run --release --bin import-django -- users.json > users.sql
