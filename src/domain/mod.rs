@@ -3,6 +3,7 @@
 //! [`store`]. Compiled and tested natively, with an in-memory store and a fixed clock.
 
 pub mod accounts;
+pub mod django_tokens;
 pub mod email;
 pub mod keys;
 pub mod password_policy;
