@@ -1,19 +1,23 @@
-//! Django's password-reset links, byte for byte, so that a link made by a
+//! Django's password-reset links and signed values, byte for byte, so that a link made by a
 //! Django app sharing the same `SECRET_KEY` is accepted here and a link made here is accepted
 //! by Django:
 //!
 //! * [`uid_encode`] / [`uid_decode`]: the `uidb64` of a reset link,
 //!   `urlsafe_base64_encode(force_bytes(pk))`;
 //! * [`make_token`] / [`check_token`]: `django.contrib.auth.tokens.PasswordResetTokenGenerator`
-//!   (Django 4.0 and later: SHA-256, the e-mail address in the hash).
+//!   (Django 4.0 and later: SHA-256, the e-mail address in the hash);
+//! * [`dumps`] / [`loads`]: `django.core.signing.dumps` / `loads` (a `TimestampSigner` with
+//!   SHA-256 and the JSON serializer, uncompressed), as e-mail confirmation keys use them.
 //!
 //! Pure: the secret and `now` (epoch seconds) come in, no clock is read. Every check that
 //! compares a MAC compares in constant time.
 
 use core::fmt;
+use core::fmt::Write as _;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, Mac};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -38,7 +42,13 @@ const MAX_UID_LENGTH: usize = 64;
 const MAX_TOKEN_LENGTH: usize = 64;
 /// Django's `base36_to_int` refuses more than 13 digits.
 const MAX_BASE36_DIGITS: usize = 13;
+/// Longest signed value read. `[id, address]` signs to under 500 characters for an ASCII
+/// address of 254; each character JSON escapes (non-ASCII, controls) costs six, so a long
+/// address made mostly of them signs to more and is refused.
+const MAX_SIGNED_LENGTH: usize = 1024;
 const BASE36: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+/// `django.core.signing.BASE62_ALPHABET`: digits, then upper case, then lower case.
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 // ---------------------------------------------------------------------------------------------
@@ -340,9 +350,202 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
+// ---------------------------------------------------------------------------------------------
+// django.core.signing
+
+/// `signing.dumps(value, key=secret, salt=salt)` at `now`:
+/// `<base64url of the JSON>:<base62 timestamp>:<base64url of the HMAC-SHA256>`. The JSON is
+/// Python's `json.dumps(value, separators=(",", ":"))`: non-ASCII escaped as `\uXXXX`, floats
+/// as Python's `repr`. Object members come out in key order (`serde_json`'s map), which is
+/// Django's output for a dict built in that order; [`loads`] on either side does not care.
+pub fn dumps(secret: &Secret, salt: &str, value: &Value, now: i64) -> String {
+    let mut json = String::new();
+    write_python_json(value, &mut json);
+    let mut signed = Base64UrlUnpadded::encode_string(json.as_bytes());
+    signed.push(':');
+    signed.push_str(&base62(now));
+    let signature = signature(secret, salt, &signed);
+    signed.push(':');
+    signed.push_str(&signature);
+    signed
+}
+
+/// `signing.loads(signed, key=secret, salt=salt, max_age=max_age)` at `now`: the value, or
+/// `None` when the signature does not match, when `now - timestamp > max_age` (Django compares
+/// with a fractional clock, so it expires a value during the last second this still accepts),
+/// or when the input is longer than 1024 characters, compressed (a leading `.`), without a
+/// timestamp, or not JSON that `serde_json` reads (Python also reads `NaN`, `Infinity` and
+/// lone surrogates). The payload bytes are read as Latin-1, as Django's `JSONSerializer`
+/// reads them.
+pub fn loads(secret: &Secret, salt: &str, signed: &str, max_age: i64, now: i64) -> Option<Value> {
+    if signed.len() > MAX_SIGNED_LENGTH {
+        return None;
+    }
+    let (value, presented) = signed.rsplit_once(':')?;
+    let expected = signature(secret, salt, value);
+    if !bool::from(expected.as_bytes().ct_eq(presented.as_bytes())) {
+        return None;
+    }
+    let (payload, timestamp) = value.rsplit_once(':')?;
+    let timestamp = parse_base62(timestamp)?;
+    if i128::from(now) - i128::from(timestamp) > i128::from(max_age) {
+        return None;
+    }
+    if payload.starts_with('.') {
+        return None;
+    }
+    let bytes = decode_base64url_lenient(payload.trim_end_matches('='))?;
+    let text: String = bytes.iter().map(|&b| char::from(b)).collect();
+    serde_json::from_str(&text).ok()
+}
+
+/// `Signer.signature(value)`: `base64_hmac(salt + "signer", value, key, "sha256")`.
+fn signature(secret: &Secret, salt: &str, value: &str) -> String {
+    let key_salt = format!("{salt}signer");
+    Base64UrlUnpadded::encode_string(&salted_hmac(&key_salt, value.as_bytes(), secret))
+}
+
+/// `signing.b62_encode`: `-` before the digits of a negative number.
+fn base62(n: i64) -> String {
+    let mut rest = n.unsigned_abs();
+    let mut digits = Vec::new();
+    loop {
+        digits.push(BASE62[(rest % 62) as usize]);
+        rest /= 62;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        digits.push(b'-');
+    }
+    digits.iter().rev().map(|&d| d as char).collect()
+}
+
+/// A non-negative base62 timestamp of at most 2^53; Django only writes negative ones for a
+/// clock before 1970.
+fn parse_base62(text: &str) -> Option<i64> {
+    if text.is_empty() || text.len() > 10 {
+        return None;
+    }
+    text.bytes()
+        .try_fold(0i64, |n, d| {
+            let digit = BASE62.iter().position(|&c| c == d)?;
+            n.checked_mul(62)?.checked_add(digit as i64)
+        })
+        .filter(|n| *n <= 1 << 53)
+}
+
+/// Python's `json.dumps(value, separators=(",", ":"))` with its default `ensure_ascii=True`.
+fn write_python_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => match n.as_f64().filter(|_| n.is_f64()) {
+            Some(float) => out.push_str(&python_float_repr(float)),
+            // An integer: its decimal digits, in Python as here.
+            None => {
+                let _ = write!(out, "{n}");
+            }
+        },
+        Value::String(s) => write_python_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_python_json(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(members) => {
+            out.push('{');
+            for (i, (key, item)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_python_string(key, out);
+                out.push(':');
+                write_python_json(item, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A JSON string as Python's ASCII encoder writes it: printable ASCII as is, the five short
+/// escapes, everything else as `\uXXXX` in lowercase hex (UTF-16 surrogate pairs above U+FFFF).
+fn write_python_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            _ => {
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// Python's `repr(float)` of a finite number: the shortest digits that read back the same
+/// (Rust's `{:e}` finds the same ones), written in positional notation when the decimal point
+/// falls within -4 < point ≤ 16 (with `.0` for a whole number), else as `d.ddde±XX`.
+fn python_float_repr(x: f64) -> String {
+    let scientific = format!("{x:e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    // The decimal point falls after `point` digits.
+    let point = exponent + 1;
+    let mut out = String::from(sign);
+    if !(-3..=16).contains(&point) {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let _ = write!(
+            out,
+            "e{}{:02}",
+            if exponent < 0 { '-' } else { '+' },
+            exponent.abs()
+        );
+    } else if point <= 0 {
+        out.push_str("0.");
+        out.extend(core::iter::repeat_n('0', point.unsigned_abs() as usize));
+        out.push_str(&digits);
+    } else if point as usize >= digits.len() {
+        out.push_str(&digits);
+        out.extend(core::iter::repeat_n('0', point as usize - digits.len()));
+        out.push_str(".0");
+    } else {
+        out.push_str(&digits[..point as usize]);
+        out.push('.');
+        out.push_str(&digits[point as usize..]);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     // The vectors below were made by Django 5.2 with tests/e2e/django_tokens.py, that is:
     //
@@ -354,6 +557,9 @@ mod tests {
     //                 last_login=parse_datetime(last_login).astimezone(timezone.utc))
     //     # (naive text taken as UTC; in UTC, as Django reads it from its database)
     //     urlsafe_base64_encode(force_bytes(user.pk)), FixedClockGenerator().make_token(user)
+    //
+    //     with mock.patch("django.core.signing.time.time", return_value=NOW):
+    //         signing.dumps(value, key=SECRET, salt="account")
 
     const SECRET: &str = "vector-secret-not-for-production-4f9c2e7a1b";
     const HASH: &str = "pbkdf2_sha256$1000$seasalt$mQnueSakb748zqBAC1tmWVZsZbi2zPGZarEzTGdfmso=";
@@ -364,6 +570,10 @@ mod tests {
     const TIMEOUT: i64 = 259_200;
     /// Django's token for `alice()` at `NOW`.
     const ALICE_TOKEN: &str = "dl7q80-0acbff55a562d855721df902a83e4218";
+    /// Django's `signing.dumps([42, "alice@example.com"], key=SECRET, salt="account")` at `NOW`.
+    const ALICE_KEY: &str =
+        "WzQyLCJhbGljZUBleGFtcGxlLmNvbSJd:1xocE4:HS_oKxIaQqTMFoVO1DnoK9b5GNCDUK_XNawvVniQ2ek";
+
     fn secret() -> Secret {
         Secret::new(SECRET)
     }
@@ -767,5 +977,228 @@ mod tests {
         let shown = format!("{:?}", alice());
         assert!(!shown.contains("pbkdf2"), "{shown}");
         assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    // django.core.signing
+
+    #[test]
+    fn dumps_writes_djangos_e_mail_confirmation_key() {
+        assert_eq!(
+            dumps(&secret(), "account", &json!([42, EMAIL]), NOW),
+            ALICE_KEY
+        );
+    }
+
+    #[test]
+    fn dumps_escapes_strings_as_pythons_json_does() {
+        let value = json!([
+            MAX_SAFE_INTEGER,
+            "zoë@exämple.com 😀 \"q\" \\\\ \u{1}\u{7f}\t/"
+        ]);
+        assert_eq!(
+            dumps(&secret(), "account", &value, NOW),
+            "WzkwMDcxOTkyNTQ3NDA5OTEsInpvXHUwMGViQGV4XHUwMGU0bXBsZS5jb20gXHVkODNkXHVkZTAwIFwicVwi\
+             IFxcXFwgXHUwMDAxXHUwMDdmXHQvIl0:1xocE4:xLRUDo-DKbYZ-HMyxK_vi6tOsI6N3RVuKFYIUbvK-AY"
+        );
+    }
+
+    #[test]
+    fn dumps_writes_floats_as_pythons_repr() {
+        let value = json!([
+            1.5,
+            1e16,
+            1e15,
+            0.0001,
+            1e-5,
+            0.1,
+            -0.0,
+            123456789.125,
+            1e300,
+            5e-324,
+            -2.5e-7,
+            100.0
+        ]);
+        // The payload is [1.5,1e+16,1000000000000000.0,0.0001,1e-05,0.1,-0.0,123456789.125,
+        // 1e+300,5e-324,-2.5e-07,100.0].
+        assert_eq!(
+            dumps(&secret(), "account", &value, NOW),
+            "WzEuNSwxZSsxNiwxMDAwMDAwMDAwMDAwMDAwLjAsMC4wMDAxLDFlLTA1LDAuMSwtMC4wLDEyMzQ1Njc4OS4x\
+             MjUsMWUrMzAwLDVlLTMyNCwtMi41ZS0wNywxMDAuMF0:1xocE4:vSef9YWINT5T2HfQBSsFrjH7erqoJSPIgbhL4syJs54"
+        );
+    }
+
+    #[test]
+    fn python_float_repr_matches_python() {
+        for (x, python) in [
+            (1.0 / 3.0, "0.3333333333333333"),
+            (2.0 / 3.0 * 1e20, "6.666666666666666e+19"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (2.2250738585072014e-308, "2.2250738585072014e-308"),
+            (123.456e-10, "1.23456e-08"),
+            (0.0, "0.0"),
+            (1e16 - 2.0, "9999999999999998.0"),
+        ] {
+            assert_eq!(python_float_repr(x), python);
+        }
+    }
+
+    #[test]
+    fn dumps_writes_objects_keys_in_sorted_order_and_scalars_as_django() {
+        let value = json!({"d": "x", "c": {}, "b": 1, "a": [true, false, null]});
+        assert_eq!(
+            dumps(&secret(), "account", &value, NOW),
+            "eyJhIjpbdHJ1ZSxmYWxzZSxudWxsXSwiYiI6MSwiYyI6e30sImQiOiJ4In0:1xocE4:\
+             FDhE4N6DTqkOBeCOccvGty-TOsAscdciM2Oh6V2kQ9k"
+        );
+        assert_eq!(
+            dumps(&secret(), "account", &json!("x"), NOW),
+            "Ingi:1xocE4:cdbCKemrS59U6lMTlm4EDf03RNOrFAK73gaDNPK-YRw"
+        );
+        assert_eq!(
+            dumps(&secret(), "account", &json!(42), NOW),
+            "NDI:1xocE4:AA0AKZipD1b41-79I1GLJ__TiqYNqH7nocbu2I-Hczk"
+        );
+    }
+
+    #[test]
+    fn dumps_signs_with_the_salt_and_the_time() {
+        let value = json!([42, EMAIL]);
+        assert_eq!(
+            dumps(&secret(), "django.core.signing", &value, NOW),
+            "WzQyLCJhbGljZUBleGFtcGxlLmNvbSJd:1xocE4:cH9WBM-ZFnY0M7uWYfiqCHOJn-I97Oa9cJ0DhXPuSyI"
+        );
+        assert_eq!(
+            dumps(&secret(), "account", &value, 0),
+            "WzQyLCJhbGljZUBleGFtcGxlLmNvbSJd:0:7kwpnV91Pfq-KaWhEC2Vh0V4LJNeRD1YKxIOijwMMD4"
+        );
+    }
+
+    #[test]
+    fn loads_reads_djangos_values_back() {
+        assert_eq!(
+            loads(&secret(), "account", ALICE_KEY, 3_600, NOW),
+            Some(json!([42, EMAIL]))
+        );
+        // Django's dict {"b": 1, "a": [...], "c": {}}, keys in insertion order.
+        let unsorted = "eyJiIjoxLCJhIjpbdHJ1ZSxmYWxzZSxudWxsXSwiYyI6e319:1xocE4:\
+                        5mfaHzxf6cJMpNX-xQwJ1GxONiwru-Fr921qJd-mxtQ";
+        assert_eq!(
+            loads(&secret(), "account", unsorted, 3_600, NOW),
+            Some(json!({"a": [true, false, null], "b": 1, "c": {}}))
+        );
+        let escaped = dumps(&secret(), "account", &json!(["zoë 😀"]), NOW);
+        assert_eq!(
+            loads(&secret(), "account", &escaped, 3_600, NOW),
+            Some(json!(["zoë 😀"]))
+        );
+    }
+
+    #[test]
+    fn loads_accepts_a_value_up_to_max_age_inclusive() {
+        assert!(loads(&secret(), "account", ALICE_KEY, 3_600, NOW + 3_600).is_some());
+        assert_eq!(
+            loads(&secret(), "account", ALICE_KEY, 3_600, NOW + 3_601),
+            None
+        );
+    }
+
+    #[test]
+    fn loads_refuses_another_salt_or_secret() {
+        assert_eq!(loads(&secret(), "other", ALICE_KEY, 3_600, NOW), None);
+        assert_eq!(
+            loads(
+                &Secret::new("another secret"),
+                "account",
+                ALICE_KEY,
+                3_600,
+                NOW
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn loads_refuses_a_changed_payload_timestamp_or_signature() {
+        let (payload, rest) = ALICE_KEY.split_once(':').unwrap();
+        let (timestamp, signature) = rest.split_once(':').unwrap();
+        for forged in [
+            format!("WzQzLCJhbGljZUBleGFtcGxlLmNvbSJd:{timestamp}:{signature}"),
+            format!("{payload}:1xocE5:{signature}"),
+            format!("{payload}:{timestamp}:{}", &signature[1..]),
+            format!("{payload}:{timestamp}:{signature}A"),
+            format!("{payload}:{timestamp}:{signature}:"),
+            format!("{payload}:{timestamp}"),
+            format!("{payload}:{timestamp}:{signature}=").replace("HS_", "HS/"),
+            payload.to_owned(),
+            String::new(),
+        ] {
+            assert_eq!(
+                loads(&secret(), "account", &forged, 3_600, NOW),
+                None,
+                "{forged}"
+            );
+        }
+    }
+
+    #[test]
+    fn loads_refuses_a_compressed_value_even_when_signed() {
+        // Django: signing.dumps(list(range(1, 40)), key=SECRET, salt="account", compress=True).
+        let compressed = ".eJwNzEERwDAMA0FC94gkx4mxdMqfRgtg9xEmFJvmcBm0kJBRUKGNGh100eCFf2McXHjjxgd\
+                          fPGQRkb8MKbJJk0MumfcDgzMVIQ:1xocE4:W1EQDm0jBrV6R_MbKndjxxSreSJxPzTZqCt_cU4Vtt0";
+        assert_eq!(loads(&secret(), "account", compressed, 3_600, NOW), None);
+    }
+
+    #[test]
+    fn loads_refuses_a_signed_value_without_a_timestamp() {
+        // Django: Signer(key=SECRET, salt="account").sign_object([42, "alice@example.com"]).
+        let untimed =
+            "WzQyLCJhbGljZUBleGFtcGxlLmNvbSJd:Qq5My-do1Hj-IlLc0URpAtcH8WEpjPG1bhHX2h_w7w0";
+        assert_eq!(loads(&secret(), "account", untimed, 3_600, NOW), None);
+    }
+
+    #[test]
+    fn loads_refuses_input_longer_than_1024_characters() {
+        let long = json!(["x".repeat(760)]);
+        let signed = dumps(&secret(), "account", &long, NOW);
+        assert!(signed.len() > MAX_SIGNED_LENGTH);
+        assert_eq!(loads(&secret(), "account", &signed, 3_600, NOW), None);
+        let fits = dumps(&secret(), "account", &json!(["x".repeat(690)]), NOW);
+        assert!(fits.len() <= MAX_SIGNED_LENGTH);
+        assert!(loads(&secret(), "account", &fits, 3_600, NOW).is_some());
+    }
+
+    #[test]
+    fn loads_refuses_a_signed_payload_that_is_not_json() {
+        let signed = |payload: &str| {
+            let value = format!("{payload}:1xocE4");
+            format!("{value}:{}", signature(&secret(), "account", &value))
+        };
+        assert_eq!(
+            loads(&secret(), "account", &signed("bm90IGpzb24"), 3_600, NOW),
+            None
+        );
+        assert_eq!(loads(&secret(), "account", &signed("M"), 3_600, NOW), None);
+        assert_eq!(
+            loads(&secret(), "account", &signed("Wz*d"), 3_600, NOW),
+            None
+        );
+        // The same construction with a JSON payload is read: the test builds real keys.
+        assert_eq!(
+            loads(&secret(), "account", &signed("WzQyXQ"), 3_600, NOW),
+            Some(json!([42]))
+        );
+    }
+
+    #[test]
+    fn loads_reads_payload_bytes_as_latin_1_as_django_does() {
+        // "é" as UTF-8 (C3 A9) in a payload that some other signer wrote: Django's
+        // `data.decode("latin-1")` reads two characters, "Ã©".
+        let payload = Base64UrlUnpadded::encode_string("[\"é\"]".as_bytes());
+        let value = format!("{payload}:1xocE4");
+        let signed = format!("{value}:{}", signature(&secret(), "account", &value));
+        assert_eq!(
+            loads(&secret(), "account", &signed, 3_600, NOW),
+            Some(json!(["Ã©"]))
+        );
     }
 }
