@@ -6,12 +6,12 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { pbkdf2Sync, randomBytes } from "node:crypto";
+import { pbkdf2Sync } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { promisify, stripVTControlCharacters } from "node:util";
 import { IMPORT, IMPORT_STATE, post, expectReply, decode, newUser, tokensFor, uniqueEmail, letters } from "./lib.mjs";
 import { d1, d1File } from "./worker.mjs";
 
@@ -46,7 +46,7 @@ async function execute(file) {
     await d1File(IMPORT_STATE, file);
     return null;
   } catch (error) {
-    return `${error.stdout}${error.stderr}`.replace(/\x1b\[[0-9;]*m/g, "");
+    return stripVTControlCharacters(`${error.stdout}${error.stderr}`);
   }
 }
 
