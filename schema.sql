@@ -1,6 +1,14 @@
--- The only schema source. Apply locally with
---   wrangler d1 execute DB --local --file=schema.sql
--- and to the deployed database with --remote. Every statement is idempotent.
+-- The whole current schema, to read: the migrations in migrations/ folded into one file (a
+-- column a migration added is at the end of its table, where ALTER TABLE puts it).
+-- tests/e2e/migrations.test.mjs checks that this file and the migrations make the same schema.
+--
+-- Databases are made and upgraded by the migrations, which wrangler records in d1_migrations:
+--   wrangler d1 migrations apply DB --local    (`make dev` does it)
+--   wrangler d1 migrations apply DB --remote
+-- A database made from this file (`wrangler d1 execute --file=schema.sql`) records none, so
+-- `migrations apply` would run them on it again and fail: make only throwaway databases with it.
+-- A schema change is a new migration (`wrangler d1 migrations create DB <what>`) and the same
+-- change here.
 
 -- Users, in the shape of the Django seed's user model so that Django's dumps import as they
 -- are: `id` is the JWT `user_id` claim; `password` is Django's hash string.
@@ -12,7 +20,13 @@ CREATE TABLE IF NOT EXISTS users (
     password    TEXT    NOT NULL,
     is_active   INTEGER NOT NULL DEFAULT 1,
     date_joined TEXT    NOT NULL DEFAULT (datetime('now')),
-    last_login  TEXT
+    last_login  TEXT,
+    first_name  TEXT    NOT NULL DEFAULT '',
+    last_name   TEXT    NOT NULL DEFAULT '',
+    -- Users from before verification existed, and imported ones, count as verified.
+    email_verified     INTEGER NOT NULL DEFAULT 1,
+    -- Epoch seconds; a token issued earlier is refused (password change, reset, deletion).
+    tokens_valid_after INTEGER NOT NULL DEFAULT 0
 );
 -- One account per mailbox: stored as given, unique ASCII-case-insensitively (NOCASE folds A–Z).
 CREATE UNIQUE INDEX IF NOT EXISTS users_email_nocase ON users (email COLLATE NOCASE);
@@ -38,7 +52,11 @@ CREATE INDEX IF NOT EXISTS refresh_tokens_expiry ON refresh_tokens (expires_at);
 CREATE TABLE IF NOT EXISTS sessions (
     id         TEXT    PRIMARY KEY,        -- the family: its first refresh token's jti
     user_id    INTEGER NOT NULL,
-    created_at INTEGER NOT NULL            -- epoch seconds of the login
+    created_at INTEGER NOT NULL,           -- epoch seconds of the login
+    refreshed_at INTEGER,
+    user_agent TEXT    NOT NULL DEFAULT '',
+    ip         TEXT    NOT NULL DEFAULT '',
+    country    TEXT    NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id);
 
@@ -50,3 +68,24 @@ CREATE TABLE IF NOT EXISTS login_failures (
 ) WITHOUT ROWID;
 -- The hourly cleanup deletes ended windows by their start.
 CREATE INDEX IF NOT EXISTS login_failures_window ON login_failures (window_start);
+
+-- The last security events of each user (at most 1 000, kept 90 days).
+CREATE TABLE IF NOT EXISTS security_events (
+    id         INTEGER PRIMARY KEY,
+    user_id    INTEGER NOT NULL,
+    event      TEXT    NOT NULL,
+    at         INTEGER NOT NULL,           -- epoch seconds
+    ip         TEXT    NOT NULL DEFAULT '',
+    country    TEXT    NOT NULL DEFAULT '',
+    user_agent TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS security_events_user ON security_events (user_id, id);
+CREATE INDEX IF NOT EXISTS security_events_at ON security_events (at);
+
+-- Mails sent per bucket and hour: "m:<kind>:<digest of the address>" and "n:<digest of the client>".
+CREATE TABLE IF NOT EXISTS mail_quota (
+    bucket       TEXT    PRIMARY KEY,
+    window_start INTEGER NOT NULL,
+    sent         INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS mail_quota_window ON mail_quota (window_start);

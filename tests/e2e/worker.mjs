@@ -73,12 +73,15 @@ function freePort() {
   });
 }
 
+/** The worker's secrets: given with the other `vars`, but never written into its [vars]. */
+const SECRETS = ["JWT_SIGNING_KEYS", "SECRET_KEY", "INTROSPECTION_SECRETS"];
+
 /**
  * The worker's configuration with `vars` in its [vars] and without the binding tables named in
- * `without` (`d1_databases`, `kv_namespaces`), to provoke faults. JWT_SIGNING_KEYS, a secret,
- * is left out of it.
+ * `without` (`d1_databases`, `kv_namespaces`), to provoke faults. The secrets are left out of it.
  */
-async function configWith({ JWT_SIGNING_KEYS: _, ...vars }, without) {
+async function configWith(given, without) {
+  const vars = Object.fromEntries(Object.entries(given).filter(([name]) => !SECRETS.includes(name)));
   const settings = await wranglerConfig();
   settings.vars = { ...settings.vars, ...vars };
   for (const table of without) delete settings[table];
@@ -89,8 +92,8 @@ async function configWith({ JWT_SIGNING_KEYS: _, ...vars }, without) {
  * The worker's configuration for `wrangler dev`, written as wrangler.json into `folder`: without
  * its [build] table and with an absolute `main` (the scripts run the module `make worker` built,
  * and wrangler's file watcher, which rebuilds and reloads the worker once after start-up, stays
- * off), and the secret JWT_SIGNING_KEYS in a .dev.vars beside it (so wrangler shows it as
- * hidden; the developer's .dev.vars is never read).
+ * off), and the secrets in a .dev.vars beside it (so wrangler shows them as hidden; the
+ * developer's .dev.vars is never read).
  */
 async function wranglerDevConfig(folder, vars, without) {
   const settings = await configWith(vars, without);
@@ -98,8 +101,8 @@ async function wranglerDevConfig(folder, vars, without) {
   settings.main = path.join(root, settings.main);
   const file = path.join(folder, "wrangler.json");
   writeFileSync(file, `${JSON.stringify(settings, null, 2)}\n`);
-  const keys = vars.JWT_SIGNING_KEYS;
-  writeFileSync(path.join(folder, ".dev.vars"), keys === undefined ? "" : `JWT_SIGNING_KEYS='${keys}'\n`);
+  const secrets = SECRETS.filter((name) => vars[name] !== undefined).map((name) => `${name}='${vars[name]}'\n`);
+  writeFileSync(path.join(folder, ".dev.vars"), secrets.join(""));
   return file;
 }
 
@@ -111,7 +114,7 @@ async function wranglerDevConfig(folder, vars, without) {
 export async function miniflareOptions({ vars = {}, without = [], persistRoot } = {}) {
   const settings = await configWith(vars, without);
   const bindings = { ...settings.vars };
-  if (vars.JWT_SIGNING_KEYS !== undefined) bindings.JWT_SIGNING_KEYS = vars.JWT_SIGNING_KEYS;
+  for (const name of SECRETS) if (vars[name] !== undefined) bindings[name] = vars[name];
   return {
     modules: true,
     // The module that wrangler.toml's `main` (build/worker/shim.mjs) re-exports.
@@ -145,15 +148,20 @@ export async function stateOptions(state) {
 
 /**
  * Runs SQL against a worker's local D1 (its state folder) from another process, as an
- * operator would. The running worker may hold SQLite's write lock at that moment, so a
- * refused attempt is retried.
+ * operator would, and resolves to the rows of its first statement. The running worker may hold
+ * SQLite's write lock at that moment, so a refused attempt is retried.
  */
 export async function d1(state, command) {
+  return (await d1Statements(state, command))[0];
+}
+
+/** As d1, resolving to the rows of each statement (wrangler runs them as one batch). */
+export async function d1Statements(state, command) {
   const args = [wrangler, "d1", "execute", "DB", "--local", "--persist-to", state, "--json", "--command", command];
   for (let attempt = 1; ; attempt++) {
     try {
       const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: root, env: quietEnv });
-      return JSON.parse(stdout)[0].results;
+      return JSON.parse(stdout).map((statement) => statement.results);
     } catch (error) {
       if (attempt >= 5) throw error;
       await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
@@ -168,9 +176,20 @@ export async function d1File(state, file) {
 }
 
 /**
+ * Applies the migrations (migrations/) that a worker's local D1 has not recorded yet, as
+ * `make dev` does; resolves to wrangler's output. CI=true answers wrangler's confirmation
+ * prompt, which it would otherwise ask whenever its input and output are a terminal.
+ */
+export async function d1Migrate(state) {
+  const args = [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", state];
+  const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: root, env: { ...quietEnv, CI: "true" } });
+  return stdout;
+}
+
+/**
  * Starts the built worker with `vars` (JWT_SIGNING_KEYS as its secret) on a free port of
- * 127.0.0.1, with its D1 and KV in a fresh state folder, the schema applied unless `schema` is
- * false. `without`: binding tables to leave out. Resolves, when it answers HTTP, to
+ * 127.0.0.1, with its D1 and KV in a fresh state folder, made by the migrations (d1Migrate) unless
+ * `schema` is false. `without`: binding tables to leave out. Resolves, when it answers HTTP, to
  * { url, state, log(), stop() }.
  *
  * By default it runs under `wrangler dev`, as `make dev` serves it. `front`: configs of workers
@@ -197,7 +216,7 @@ export async function startWorker({
   const removeState = () => {
     if (!kept) rmSync(state, { recursive: true, force: true });
   };
-  if (schema) await d1File(state, path.join(root, "schema.sql"));
+  if (schema) await d1Migrate(state);
   if (alone) {
     const { Miniflare } = await import("miniflare");
     const mf = new Miniflare(await miniflareOptions({ vars, without, persistRoot: path.join(state, "v3") }));
