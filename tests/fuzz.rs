@@ -135,7 +135,7 @@ fn fuzz_token_validation() {
             } else {
                 TokenKind::Access
             };
-            let issued = tokens::issue(&keys, &settings, kind, *user_id, NOW);
+            let issued = tokens::issue(&keys, &settings, kind, *user_id, None, NOW);
             let mut token = issued.encoded.clone();
             for mutation in mutations {
                 token = apply(&token, mutation);

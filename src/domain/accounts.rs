@@ -2,20 +2,40 @@
 //! `JWTAuthentication`). The forms that produce a [`Registration`] live in the contract;
 //! what is decided here needs storage.
 
+use super::events::EventRow;
 use super::keys::Keyring;
 use super::passwords::PasswordHash;
 use super::secret::Secret;
 use super::settings::Settings;
-use super::store::{Store, StoreError};
+use super::store::{Profile, Store, StoreError};
 use super::tokens::{self, TokenError, TokenKind};
 
-/// A stored user, as the login and the Bearer routes need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A stored user. `Debug` shows neither the e-mail nor the names (logs name no address).
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct User {
     pub id: i64,
+    pub email: String,
     pub username: String,
+    pub first_name: String,
+    pub last_name: String,
     pub password: PasswordHash,
     pub is_active: bool,
+    pub email_verified: bool,
+    /// Epoch seconds: a token issued earlier is refused (password change, reset, deletion).
+    pub tokens_valid_after: i64,
+    /// As stored (SQLite `datetime` text or a Django dump's ISO text); part of reset tokens.
+    pub last_login: Option<String>,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("is_active", &self.is_active)
+            .field("email_verified", &self.email_verified)
+            .field("tokens_valid_after", &self.tokens_valid_after)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A registration that passed every check, ready to be hashed and stored.
@@ -33,6 +53,8 @@ pub struct NewUser {
     pub email: String,
     pub username: String,
     pub password: PasswordHash,
+    /// Registrations start unverified; only the e-mail's link verifies them.
+    pub email_verified: bool,
 }
 
 impl NewUser {
@@ -42,6 +64,7 @@ impl NewUser {
             email: registration.email,
             username: registration.username,
             password,
+            email_verified: false,
         }
     }
 }
@@ -66,7 +89,7 @@ pub async fn register<S: Store, E>(
     validate: impl FnOnce(bool) -> Result<Registration, E>,
     iterations: u32,
     now: i64,
-) -> Result<NewUser, RegisterError<E>> {
+) -> Result<(i64, NewUser), RegisterError<E>> {
     let taken = match email {
         Some(email) => store
             .email_taken(email)
@@ -77,7 +100,7 @@ pub async fn register<S: Store, E>(
     let registration = validate(taken).map_err(RegisterError::Invalid)?;
     let user = NewUser::new(registration, iterations);
     match store.insert_user(&user, now).await {
-        Ok(()) => Ok(user),
+        Ok(id) => Ok((id, user)),
         Err(StoreError::Conflict) => Err(RegisterError::EmailTaken),
         Err(error) => Err(RegisterError::Store(error)),
     }
@@ -94,15 +117,25 @@ pub enum AuthError {
     Store(StoreError),
 }
 
-/// The active user an access token names. `store` may read a replica: a deactivation reaches
-/// far locations after the replication delay.
+/// Who a Bearer access token authenticates, and the session it belongs to.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: User,
+    /// `None` for a token from before sessions had ids.
+    pub sid: Option<String>,
+}
+
+/// The active user an access token names, provided the token was issued after the user's
+/// `tokens_valid_after` (a password change, reset or deletion ends every access token at
+/// once; docs/accounts.md §2). `store` may read a replica: a deactivation or a password change
+/// reaches far locations after the replication delay.
 pub async fn authenticate<S: Store>(
     store: &S,
     keys: &Keyring,
     settings: &Settings,
     token: &str,
     now: i64,
-) -> Result<User, AuthError> {
+) -> Result<Principal, AuthError> {
     let claims = tokens::verify(keys, settings, token, Some(TokenKind::Access), now)
         .map_err(AuthError::Token)?;
     let user_id = claims.user_id.ok_or(AuthError::NoUserIdentification)?;
@@ -111,8 +144,37 @@ pub async fn authenticate<S: Store>(
         .await
         .map_err(AuthError::Store)?
         .ok_or(AuthError::UserNotFound)?;
+    if claims.iat.unwrap_or(0) < user.tokens_valid_after {
+        return Err(AuthError::Token(TokenError::Invalid));
+    }
     if !user.is_active {
         return Err(AuthError::UserInactive);
     }
-    Ok(user)
+    Ok(Principal {
+        user,
+        sid: claims.sid,
+    })
+}
+
+/// Replaces the caller's names (`/user/` PUT and PATCH, validated by the form); the user as
+/// stored afterwards. `None` when the user was deleted meanwhile.
+pub async fn update_profile<S: Store>(
+    store: &S,
+    user: &User,
+    profile: Profile,
+) -> Result<Option<User>, StoreError> {
+    if !store.update_profile(user.id, &profile).await? {
+        return Ok(None);
+    }
+    Ok(Some(User {
+        username: profile.username,
+        first_name: profile.first_name,
+        last_name: profile.last_name,
+        ..user.clone()
+    }))
+}
+
+/// The caller's newest security events (`/user/events/`).
+pub async fn events<S: Store>(store: &S, user_id: i64) -> Result<Vec<EventRow>, StoreError> {
+    store.events_of(user_id, super::events::LISTED).await
 }

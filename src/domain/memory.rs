@@ -11,9 +11,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use super::accounts::{NewUser, User};
+use super::events::{Client, Event, EventRow, NewEvent, KEPT_PER_USER, KEPT_SECONDS};
 use super::revocation::Revocation;
 use super::store::{
-    Cleaned, Denylist, Entry, LoginRecord, Presented, RevokedToken, Store, StoreError, TokenState,
+    Cleaned, Denylist, Entry, Liveness, LoginRecord, PasswordReplacement, Presented, Profile,
+    RevokedToken, SessionRow, Sessions, Store, StoreError, TokenState,
 };
 use super::throttle::{Buckets, Counted};
 use super::tokens::Issued;
@@ -37,6 +39,41 @@ pub struct State {
     pub last_login: HashMap<i64, i64>,
     /// family → when its login happened
     pub sessions: HashMap<String, i64>,
+    /// family → (user, last refresh, client of the login)
+    pub session_meta: HashMap<String, (i64, Option<i64>, Client)>,
+    /// (user, event, at, client), oldest first
+    pub events: Vec<(i64, String, i64, Client)>,
+    /// mail bucket → (sent, window start)
+    pub mail: HashMap<String, (i64, i64)>,
+    pub next_user_id: i64,
+}
+
+fn push_event(state: &mut State, event: &NewEvent<'_>) {
+    state.events.push((
+        event.user_id,
+        event.event.name().to_owned(),
+        event.at,
+        event.client.clone(),
+    ));
+    let user_id = event.user_id;
+    let count = state.events.iter().filter(|e| e.0 == user_id).count() as i64;
+    let mut excess = count - KEPT_PER_USER;
+    state.events.retain(|e| {
+        if e.0 == user_id && excess > 0 {
+            excess -= 1;
+            false
+        } else {
+            true
+        }
+    });
+}
+
+fn find_user(state: &mut State, id: i64) -> Option<&mut User> {
+    state
+        .users
+        .iter_mut()
+        .find(|(_, u)| u.id == id)
+        .map(|(_, u)| u)
 }
 
 #[derive(Default)]
@@ -60,9 +97,26 @@ impl MemoryStore {
         Ok(self.state.borrow_mut())
     }
 
-    /// Adds an active user directly, as an import would.
+    /// Adds a user directly, as an import would.
     pub fn add_user(&self, email: &str, user: User) {
-        self.state.borrow_mut().users.push((email.to_owned(), user));
+        let mut state = self.state.borrow_mut();
+        state.next_user_id = state.next_user_id.max(user.id);
+        let user = User {
+            email: email.to_owned(),
+            ..user
+        };
+        state.users.push((email.to_owned(), user));
+    }
+
+    /// The names of the events recorded for a user, oldest first.
+    pub fn events(&self, user_id: i64) -> Vec<String> {
+        let state = self.state.borrow();
+        state
+            .events
+            .iter()
+            .filter(|e| e.0 == user_id)
+            .map(|e| e.1.clone())
+            .collect()
     }
 
     pub fn token(&self, jti: &str) -> Option<TokenRow> {
@@ -75,6 +129,10 @@ impl MemoryStore {
 }
 
 fn adopt(state: &mut State, token: Presented<'_>) {
+    // A token of a user that no longer exists is not recorded.
+    if user_is_active(state, token.user_id).is_none() {
+        return;
+    }
     state
         .tokens
         .entry(token.jti.to_owned())
@@ -107,6 +165,14 @@ fn revoke_where(
     revoked
 }
 
+fn valid_after(state: &State, id: i64) -> i64 {
+    state
+        .users
+        .iter()
+        .find(|(_, user)| user.id == id)
+        .map_or(0, |(_, user)| user.tokens_valid_after)
+}
+
 fn user_is_active(state: &State, id: i64) -> Option<bool> {
     state
         .users
@@ -124,7 +190,7 @@ impl Store for MemoryStore {
             .any(|(e, _)| e.eq_ignore_ascii_case(email)))
     }
 
-    async fn insert_user(&self, user: &NewUser, _now: i64) -> Result<(), StoreError> {
+    async fn insert_user(&self, user: &NewUser, _now: i64) -> Result<i64, StoreError> {
         let mut state = self.enter("insert_user").await?;
         if state
             .users
@@ -133,17 +199,253 @@ impl Store for MemoryStore {
         {
             return Err(StoreError::Conflict);
         }
-        let id = state.users.iter().map(|(_, u)| u.id).max().unwrap_or(0) + 1;
+        // AUTOINCREMENT: an id is never given twice, even after a deletion.
+        state.next_user_id += 1;
+        let id = state.next_user_id;
         state.users.push((
             user.email.clone(),
             User {
                 id,
+                email: user.email.clone(),
                 username: user.username.clone(),
                 password: user.password.clone(),
                 is_active: true,
+                email_verified: user.email_verified,
+                ..User::default()
             },
         ));
+        Ok(id)
+    }
+
+    async fn last_login_at(&self, user_id: i64) -> Result<Option<i64>, StoreError> {
+        let state = self.enter("last_login_at").await?;
+        Ok(state
+            .session_meta
+            .iter()
+            .filter(|(_, meta)| meta.0 == user_id)
+            .filter_map(|(family, _)| state.sessions.get(family).copied())
+            .max())
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let state = self.enter("user_by_email").await?;
+        Ok(state
+            .users
+            .iter()
+            .find(|(e, _)| e.eq_ignore_ascii_case(email))
+            .map(|(_, u)| u.clone()))
+    }
+
+    async fn update_profile(&self, user_id: i64, profile: &Profile) -> Result<bool, StoreError> {
+        let mut state = self.enter("update_profile").await?;
+        let Some(user) = find_user(&mut state, user_id) else {
+            return Ok(false);
+        };
+        user.username = profile.username.clone();
+        user.first_name = profile.first_name.clone();
+        user.last_name = profile.last_name.clone();
+        Ok(true)
+    }
+
+    async fn replace_password(
+        &self,
+        replacement: &PasswordReplacement<'_>,
+    ) -> Result<Option<Vec<RevokedToken>>, StoreError> {
+        let mut state = self.enter("replace_password").await?;
+        let Some(user) = find_user(&mut state, replacement.user_id) else {
+            return Ok(None);
+        };
+        if &user.password != replacement.expected {
+            return Ok(None);
+        }
+        user.password = replacement.new.clone();
+        user.tokens_valid_after = replacement.now;
+        let user_id = replacement.user_id;
+        let revoked = revoke_where(&mut state, replacement.now, |row| row.user_id == user_id);
+        push_event(&mut state, &replacement.event);
+        if let Some(buckets) = replacement.forget {
+            for bucket in buckets.keys() {
+                state.buckets.remove(bucket);
+            }
+        }
+        Ok(Some(revoked))
+    }
+
+    async fn delete_user(&self, user_id: i64, now: i64) -> Result<Vec<RevokedToken>, StoreError> {
+        let mut state = self.enter("delete_user").await?;
+        let revoked = revoke_where(&mut state, now, |row| row.user_id == user_id);
+        state.users.retain(|(_, u)| u.id != user_id);
+        state.tokens.retain(|_, row| row.user_id != user_id);
+        let State {
+            sessions,
+            session_meta,
+            ..
+        } = &mut *state;
+        session_meta.retain(|family, meta| {
+            let theirs = meta.0 == user_id;
+            if theirs {
+                sessions.remove(family);
+            }
+            !theirs
+        });
+        state.events.retain(|e| e.0 != user_id);
+        state.last_login.remove(&user_id);
+        Ok(revoked)
+    }
+
+    async fn verify_email(&self, user_id: i64, event: &NewEvent<'_>) -> Result<bool, StoreError> {
+        let mut state = self.enter("verify_email").await?;
+        let Some(user) = find_user(&mut state, user_id) else {
+            return Ok(false);
+        };
+        if user.email_verified {
+            return Ok(false);
+        }
+        user.email_verified = true;
+        push_event(&mut state, event);
+        Ok(true)
+    }
+
+    async fn sessions_of(&self, user_id: i64, now: i64) -> Result<Vec<SessionRow>, StoreError> {
+        let state = self.enter("sessions_of").await?;
+        let mut rows: Vec<SessionRow> = state
+            .tokens
+            .values()
+            .filter(|row| {
+                row.user_id == user_id
+                    && row.used_at.is_none()
+                    && row.revoked_at.is_none()
+                    && row.expires_at > now
+            })
+            .filter_map(|row| {
+                let created_at = *state.sessions.get(&row.family)?;
+                let (_, refreshed_at, client) = state.session_meta.get(&row.family)?;
+                Some(SessionRow {
+                    id: row.family.clone(),
+                    created_at,
+                    refreshed_at: *refreshed_at,
+                    expires_at: row.expires_at,
+                    user_agent: client.user_agent.clone(),
+                    ip: client.ip.clone(),
+                    country: client.country.clone(),
+                })
+            })
+            .collect();
+        rows.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        Ok(rows)
+    }
+
+    async fn revoke_sessions(
+        &self,
+        user_id: i64,
+        which: Sessions<'_>,
+        now: i64,
+        client: &Client,
+    ) -> Result<Vec<RevokedToken>, StoreError> {
+        let mut state = self.enter("revoke_sessions").await?;
+        let chosen = |family: &str| match which {
+            Sessions::One(id) => family == id,
+            Sessions::AllBut(id) => family != id,
+        };
+        let live: Vec<String> = state
+            .tokens
+            .values()
+            .filter(|row| {
+                row.user_id == user_id
+                    && row.used_at.is_none()
+                    && row.revoked_at.is_none()
+                    && row.expires_at > now
+                    && chosen(&row.family)
+            })
+            .map(|row| row.family.clone())
+            .collect();
+        let revoked = revoke_where(&mut state, now, |row| {
+            row.user_id == user_id && live.contains(&row.family)
+        });
+        for _ in &live {
+            let event = NewEvent {
+                user_id,
+                event: Event::SessionRevoked,
+                at: now,
+                client,
+            };
+            push_event(&mut state, &event);
+        }
+        Ok(revoked)
+    }
+
+    async fn liveness(
+        &self,
+        user_id: i64,
+        sid: Option<&str>,
+        jti: Option<&str>,
+        now: i64,
+    ) -> Result<Liveness, StoreError> {
+        let state = self.enter("liveness").await?;
+        let live = |row: &TokenRow| row.used_at.is_none() && row.revoked_at.is_none();
+        Ok(Liveness {
+            user: state
+                .users
+                .iter()
+                .find(|(_, u)| u.id == user_id)
+                .map(|(_, u)| u.clone()),
+            session_live: sid.is_none_or(|sid| {
+                state.tokens.values().any(|row| {
+                    row.family == sid && row.user_id == user_id && live(row) && row.expires_at > now
+                })
+            }),
+            token_live: jti.is_none_or(|jti| state.tokens.get(jti).is_some_and(live)),
+        })
+    }
+
+    async fn record_event(&self, event: &NewEvent<'_>) -> Result<(), StoreError> {
+        let mut state = self.enter("record_event").await?;
+        push_event(&mut state, event);
         Ok(())
+    }
+
+    async fn events_of(&self, user_id: i64, limit: i64) -> Result<Vec<EventRow>, StoreError> {
+        let state = self.enter("events_of").await?;
+        Ok(state
+            .events
+            .iter()
+            .rev()
+            .filter(|e| e.0 == user_id)
+            .take(limit as usize)
+            .map(|(_, event, at, client)| EventRow {
+                event: event.clone(),
+                at: *at,
+                ip: client.ip.clone(),
+                country: client.country.clone(),
+                user_agent: client.user_agent.clone(),
+            })
+            .collect())
+    }
+
+    async fn take_mail_quota(
+        &self,
+        buckets: &[(&str, i64)],
+        window: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.enter("take_mail_quota").await?;
+        let full = buckets.iter().any(|(bucket, limit)| {
+            state
+                .mail
+                .get(*bucket)
+                .is_some_and(|(sent, start)| start + window > now && sent >= limit)
+        });
+        if full {
+            return Ok(false);
+        }
+        for (bucket, _) in buckets {
+            let entry = state.mail.entry((*bucket).to_owned()).or_insert((0, now));
+            if entry.1 + window <= now {
+                *entry = (0, now);
+            }
+            entry.0 += 1;
+        }
+        Ok(true)
     }
 
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
@@ -199,6 +501,16 @@ impl Store for MemoryStore {
             return Err(StoreError::Conflict);
         }
         state.sessions.insert(jti.clone(), record.refresh.iat);
+        state
+            .session_meta
+            .insert(jti.clone(), (record.user.id, None, record.client.clone()));
+        let login = NewEvent {
+            user_id: record.user.id,
+            event: Event::Login,
+            at: record.refresh.iat,
+            client: record.client,
+        };
+        push_event(&mut state, &login);
         state.tokens.insert(
             jti.clone(),
             TokenRow {
@@ -210,7 +522,9 @@ impl Store for MemoryStore {
                 revoked_at: None,
             },
         );
-        release(&mut state, record.buckets);
+        if let Some(buckets) = record.buckets {
+            release(&mut state, buckets);
+        }
         if record.stamp_last_login {
             state.last_login.insert(record.user.id, record.refresh.iat);
         }
@@ -259,13 +573,24 @@ impl Store for MemoryStore {
     ) -> Result<bool, StoreError> {
         let mut state = self.enter("rotate").await?;
         adopt(&mut state, old);
-        let row = &state.tokens[old.jti];
+        let Some(row) = state.tokens.get(old.jti) else {
+            return Ok(false);
+        };
         let family = row.family.clone();
         let started = *state.sessions.entry(family).or_insert(now);
         let row = &state.tokens[old.jti];
         let live = row.used_at.is_none() && row.revoked_at.is_none();
-        if !live || user_is_active(&state, row.user_id) != Some(true) || started <= started_after {
+        let ended = valid_after(&state, row.user_id) > old.iat;
+        if !live
+            || user_is_active(&state, row.user_id) != Some(true)
+            || ended
+            || started <= started_after
+        {
             return Ok(false);
+        }
+        let family = row.family.clone();
+        if let Some(meta) = state.session_meta.get_mut(&family) {
+            meta.1 = Some(now);
         }
         let row = state.tokens.get_mut(old.jti).expect("adopted above");
         row.used_at = Some(now);
@@ -288,13 +613,23 @@ impl Store for MemoryStore {
     async fn token_state(&self, token: Presented<'_>) -> Result<TokenState, StoreError> {
         let mut state = self.enter("token_state").await?;
         adopt(&mut state, token);
-        let row = &state.tokens[token.jti];
+        let Some(row) = state.tokens.get(token.jti) else {
+            return Ok(TokenState {
+                used_at: None,
+                revoked_at: None,
+                family: token.jti.to_owned(),
+                started_at: None,
+                active: None,
+                tokens_valid_after: 0,
+            });
+        };
         Ok(TokenState {
             used_at: row.used_at,
             revoked_at: row.revoked_at,
             family: row.family.clone(),
             started_at: state.sessions.get(&row.family).copied(),
             active: user_is_active(&state, row.user_id),
+            tokens_valid_after: valid_after(&state, row.user_id),
         })
     }
 
@@ -310,7 +645,9 @@ impl Store for MemoryStore {
     ) -> Result<(bool, Vec<RevokedToken>), StoreError> {
         let mut state = self.enter("revoke_login").await?;
         adopt(&mut state, token);
-        let row = &state.tokens[token.jti];
+        let Some(row) = state.tokens.get(token.jti) else {
+            return Ok((false, Vec::new()));
+        };
         let was_live = row.used_at.is_none() && row.revoked_at.is_none();
         let family = row.family.clone();
         Ok((
@@ -319,9 +656,15 @@ impl Store for MemoryStore {
         ))
     }
 
-    async fn revoke_user(&self, user_id: i64, now: i64) -> Result<Vec<RevokedToken>, StoreError> {
+    async fn revoke_user(
+        &self,
+        user_id: i64,
+        event: &NewEvent<'_>,
+    ) -> Result<Vec<RevokedToken>, StoreError> {
         let mut state = self.enter("revoke_user").await?;
-        Ok(revoke_where(&mut state, now, |row| row.user_id == user_id))
+        let revoked = revoke_where(&mut state, event.at, |row| row.user_id == user_id);
+        push_event(&mut state, event);
+        Ok(revoked)
     }
 
     async fn delete_expired(
@@ -343,11 +686,24 @@ impl Store for MemoryStore {
             ..
         } = &mut *state;
         families.retain(|family, _| kept.values().any(|row| &row.family == family));
+        let State {
+            sessions: families,
+            session_meta,
+            ..
+        } = &mut *state;
+        session_meta.retain(|family, _| families.contains_key(family));
         state.buckets.retain(|_, (_, start)| *start + window > now);
+        let (events, mail) = (state.events.len(), state.mail.len());
+        state.events.retain(|e| e.2 > now - KEPT_SECONDS);
+        state
+            .mail
+            .retain(|_, (_, start)| *start + super::recovery::MAIL_WINDOW_SECONDS > now);
         Ok(Cleaned {
             refresh_tokens: tokens - state.tokens.len(),
             sessions: sessions - state.sessions.len(),
             throttle_windows: buckets - state.buckets.len(),
+            events: events - state.events.len(),
+            mail_windows: mail - state.mail.len(),
         })
     }
 }
@@ -391,7 +747,7 @@ impl Denylist for MemoryDenylist {
 }
 
 /// A future that is pending once, so that the executor moves on to the next flow.
-fn yield_now() -> impl Future<Output = ()> {
+pub fn yield_now() -> impl Future<Output = ()> {
     let mut yielded = false;
     std::future::poll_fn(move |cx| {
         if yielded {

@@ -5,10 +5,12 @@
 pub mod accounts;
 pub mod django_tokens;
 pub mod email;
+pub mod events;
 pub mod keys;
 pub mod password_policy;
 pub mod passwords;
 pub mod random;
+pub mod recovery;
 pub mod revocation;
 pub mod secret;
 pub mod sessions;
@@ -20,3 +22,5 @@ pub mod tokens;
 
 #[cfg(test)]
 mod memory;
+#[cfg(test)]
+mod world;

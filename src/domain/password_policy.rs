@@ -12,8 +12,11 @@ const MIN_LENGTH: usize = 8;
 const MAX_SIMILARITY: f64 = 0.7;
 
 /// The user attributes a password is compared with, trimmed as submitted (each may be absent).
+#[derive(Default)]
 pub struct UserAttributes<'a> {
     pub username: Option<&'a str>,
+    pub first_name: Option<&'a str>,
+    pub last_name: Option<&'a str>,
     pub email: Option<&'a str>,
 }
 
@@ -46,6 +49,14 @@ fn similarity(password: &str, user: &UserAttributes<'_>) -> Option<&'static str>
         (
             user.username,
             "The password is too similar to the username.",
+        ),
+        (
+            user.first_name,
+            "The password is too similar to the first name.",
+        ),
+        (
+            user.last_name,
+            "The password is too similar to the last name.",
         ),
         (user.email, "The password is too similar to the email."),
     ];
@@ -162,6 +173,8 @@ mod tests {
     const NO_USER: UserAttributes<'static> = UserAttributes {
         username: None,
         email: None,
+        first_name: None,
+        last_name: None,
     };
 
     #[track_caller]
@@ -217,6 +230,7 @@ mod tests {
         let user = UserAttributes {
             username: Some("zebrafish77q"),
             email: Some("z@example.com"),
+            ..UserAttributes::default()
         };
         check_messages(
             "zebrafish77q",
@@ -230,6 +244,7 @@ mod tests {
         let user = UserAttributes {
             username: Some("someone"),
             email: Some("marmalade.sky@example.com"),
+            ..UserAttributes::default()
         };
         check_messages(
             "marmalade.sky",
@@ -244,6 +259,7 @@ mod tests {
         let user = UserAttributes {
             username: Some("ab"),
             email: None,
+            ..UserAttributes::default()
         };
         check_messages("abababababababababababab", &user, &[]);
     }

@@ -18,8 +18,9 @@ const SALT_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW
 /// Django's salt: 22 characters of [a-zA-Z0-9], about 131 bits.
 const SALT_LENGTH: usize = 22;
 
-/// An encoded password hash as stored in D1. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
+/// An encoded password hash as stored in D1. `Debug` never shows it. The default (empty) is
+/// an unusable password.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct PasswordHash(String);
 
 impl fmt::Debug for PasswordHash {
@@ -36,6 +37,11 @@ impl PasswordHash {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Django's `has_usable_password`: not empty and not marked unusable (`!…`).
+    pub fn is_usable(&self) -> bool {
+        !self.0.is_empty() && !self.0.starts_with('!')
     }
 
     /// Hashes `password` with a fresh random salt.

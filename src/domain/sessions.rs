@@ -6,15 +6,18 @@
 //! issues its successor in the same family. The store decides single use and revocation
 //! atomically; the denylist only ever learns of what the store committed.
 
+use super::accounts::User;
+use super::events::{Client, Event, NewEvent};
 use super::keys::Keyring;
 use super::passwords::{self, PasswordHash};
 use super::revocation::{self, is_theft, Revocation};
 use super::secret::Secret;
-use super::settings::Settings;
+use super::settings::{Settings, Verification};
 use super::store::{
-    Cleaned, Denylist, Entry, LoginRecord, Presented, RevokedToken, Store, StoreError,
+    Cleaned, Denylist, Entry, LoginRecord, Presented, RevokedToken, SessionRow, Sessions, Store,
+    StoreError,
 };
-use super::throttle;
+use super::throttle::{self, Buckets};
 use super::tokens::{self, Issued, TokenError, TokenKind, Verified};
 
 /// What every session decision needs besides storage and input.
@@ -49,6 +52,8 @@ pub enum SessionError {
     },
     /// The refresh token's user is deleted or inactive.
     NoActiveAccount,
+    /// The session is not one of the caller's live sessions.
+    NotFound,
     Store(StoreError),
 }
 
@@ -63,6 +68,8 @@ impl From<StoreError> for SessionError {
 pub struct LoggedIn {
     pub refresh: Issued,
     pub access: Issued,
+    /// The user, as the login read it.
+    pub user: User,
 }
 
 /// The answer of a successful refresh: `refresh` is the successor when rotating.
@@ -83,10 +90,10 @@ pub async fn login<S: Store, D: Denylist>(
     store: &S,
     denylist: &D,
     credentials: &Credentials,
-    client_ip: Option<&str>,
+    client: &Client,
 ) -> Result<LoggedIn, SessionError> {
     let settings = ctx.settings;
-    let buckets = throttle::buckets(client_ip, &credentials.email);
+    let buckets = throttle::buckets(client.address(), &credentials.email);
     let (counted, user) = store
         .begin_login(
             &buckets,
@@ -105,22 +112,75 @@ pub async fn login<S: Store, D: Denylist>(
     let verification = user
         .as_ref()
         .map(|user| user.password.verify(password, most));
-    let user = user.filter(|user| user.is_active && verification.is_some_and(|v| v.matches));
+    // With mandatory verification an unverified address fails like a wrong password, so the
+    // answer does not confirm the password (docs/accounts.md §3).
+    let unverified = |user: &User| {
+        settings.email_verification == Verification::Mandatory && !user.email_verified
+    };
+    let known = user.as_ref().map(|user| user.id);
+    let user = user.filter(|user| {
+        user.is_active && verification.is_some_and(|v| v.matches) && !unverified(user)
+    });
     let Some(user) = user else {
         let spent = verification.map_or(0, |v| v.iterations);
         passwords::burn(password, most.saturating_sub(spent));
+        if let Some(user_id) = known {
+            let event = NewEvent {
+                user_id,
+                event: Event::LoginFailed,
+                at: ctx.now,
+                client,
+            };
+            store.record_event(&event).await?;
+        }
         return Err(SessionError::BadCredentials);
     };
+    start(
+        ctx,
+        store,
+        denylist,
+        &user,
+        Some(&credentials.password),
+        Some(&buckets),
+        client,
+    )
+    .await
+}
+
+/// Starts a session for `user`: issues its first tokens, records it (with the `login` event)
+/// and gives back `buckets`. `password`: the password just checked, to rehash it when its
+/// stored hash uses another iteration count (none for a registration's fresh hash).
+pub async fn start<S: Store, D: Denylist>(
+    ctx: &Context<'_>,
+    store: &S,
+    denylist: &D,
+    user: &User,
+    password: Option<&Secret>,
+    buckets: Option<&Buckets>,
+    client: &Client,
+) -> Result<LoggedIn, SessionError> {
+    let settings = ctx.settings;
     let iterations = settings.pbkdf2_iterations;
-    let refresh = tokens::issue(ctx.keys, settings, TokenKind::Refresh, user.id, ctx.now);
-    let access = tokens::issue(ctx.keys, settings, TokenKind::Access, user.id, ctx.now);
+    let refresh = tokens::issue(
+        ctx.keys,
+        settings,
+        TokenKind::Refresh,
+        user.id,
+        None,
+        ctx.now,
+    );
+    let sid = Some(refresh.sid.as_str());
+    let access = tokens::issue(ctx.keys, settings, TokenKind::Access, user.id, sid, ctx.now);
     // Django's rule: a hash made with another iteration count is replaced on login.
     let rehash = (user.password.iterations() != Some(iterations))
-        .then(|| PasswordHash::new(&credentials.password, iterations));
+        .then_some(password)
+        .flatten()
+        .map(|password| PasswordHash::new(password, iterations));
     let record = LoginRecord {
-        user: &user,
+        user,
         refresh: &refresh,
-        buckets: &buckets,
+        buckets,
+        client,
         stamp_last_login: settings.update_last_login,
         rehash: rehash.as_ref(),
         max_sessions: settings.max_sessions_per_user,
@@ -129,11 +189,17 @@ pub async fn login<S: Store, D: Denylist>(
         Ok(revoked) => publish_revoked(denylist, revoked, ctx.now).await,
         Err(error) => {
             // Not a failed login: give the reservation back if storage lets us.
-            let _ = store.release_failures(&buckets).await;
+            if let Some(buckets) = buckets {
+                let _ = store.release_failures(buckets).await;
+            }
             return Err(error.into());
         }
     }
-    Ok(LoggedIn { refresh, access })
+    Ok(LoggedIn {
+        refresh,
+        access,
+        user: user.clone(),
+    })
 }
 
 /// Refresh (`/token/refresh/`, docs/contract.md §4.3, §5). With rotation, of any number of
@@ -149,6 +215,7 @@ pub async fn refresh<S: Store, D: Denylist>(
     store: &S,
     denylist: &D,
     token: &str,
+    client: &Client,
 ) -> Result<Refreshed, SessionError> {
     let settings = ctx.settings;
     let claims = verify_refresh(ctx, token)?;
@@ -164,9 +231,23 @@ pub async fn refresh<S: Store, D: Denylist>(
     }
     let user_id = claims.user_id.ok_or(SessionError::NoActiveAccount)?;
     let presented = Presented::new(&claims, user_id);
-    let access = || tokens::issue(ctx.keys, settings, TokenKind::Access, user_id, ctx.now);
+    // The session every token of the login names. A token from before sessions had ids
+    // carries none: its family, read from the store, is its session.
+    let sid = match &claims.sid {
+        Some(sid) => sid.clone(),
+        None => store.token_state(presented).await?.family,
+    };
+    let sid = Some(sid.as_str());
+    let access = || tokens::issue(ctx.keys, settings, TokenKind::Access, user_id, sid, ctx.now);
     if settings.rotate_refresh_tokens && cached.is_none() {
-        let successor = tokens::issue(ctx.keys, settings, TokenKind::Refresh, user_id, ctx.now);
+        let successor = tokens::issue(
+            ctx.keys,
+            settings,
+            TokenKind::Refresh,
+            user_id,
+            sid,
+            ctx.now,
+        );
         let started_after = ctx.now - settings.family_max_age;
         if store
             .rotate(presented, &successor, started_after, ctx.now)
@@ -193,6 +274,15 @@ pub async fn refresh<S: Store, D: Denylist>(
         if is_theft(used_at, ctx.now, grace) {
             let revoked = store.revoke_family(&state.family, ctx.now).await?;
             publish_revoked(denylist, revoked, ctx.now).await;
+            if state.active.is_some() {
+                let event = NewEvent {
+                    user_id,
+                    event: Event::RefreshReuseDetected,
+                    at: ctx.now,
+                    client,
+                };
+                store.record_event(&event).await?;
+            }
             return Err(SessionError::Reused {
                 seconds_after_use: ctx.now - used_at,
             });
@@ -201,6 +291,10 @@ pub async fn refresh<S: Store, D: Denylist>(
     }
     if state.active != Some(true) {
         return Err(SessionError::NoActiveAccount);
+    }
+    // Issued before a password change, a reset or a deletion: ended with every other token.
+    if presented.iat < state.tokens_valid_after {
+        return Err(SessionError::Token(TokenError::Invalid));
     }
     if state
         .started_at
@@ -268,10 +362,122 @@ pub async fn logout_everywhere<S: Store, D: Denylist>(
     denylist: &D,
     user_id: i64,
     now: i64,
+    client: &Client,
 ) -> Result<(), SessionError> {
     denylist.ready()?;
-    let revoked = store.revoke_user(user_id, now).await?;
+    let event = NewEvent {
+        user_id,
+        event: Event::LogoutEverywhere,
+        at: now,
+        client,
+    };
+    let revoked = store.revoke_user(user_id, &event).await?;
     publish_revoked(denylist, revoked, now).await;
+    Ok(())
+}
+
+/// The caller's live sessions, newest first (`/sessions/`).
+pub async fn list<S: Store>(
+    store: &S,
+    user_id: i64,
+    now: i64,
+) -> Result<Vec<SessionRow>, SessionError> {
+    Ok(store.sessions_of(user_id, now).await?)
+}
+
+/// Ends sessions of the caller (`/sessions/<id>/revoke/`, `/sessions/revoke-others/`): their
+/// refresh tokens are revoked; their access tokens live until they expire. Revoking one that
+/// is not a live session of the caller's is not found.
+pub async fn revoke<S: Store, D: Denylist>(
+    store: &S,
+    denylist: &D,
+    user_id: i64,
+    which: Sessions<'_>,
+    now: i64,
+    client: &Client,
+) -> Result<(), SessionError> {
+    denylist.ready()?;
+    let revoked = store.revoke_sessions(user_id, which, now, client).await?;
+    if revoked.is_empty() && matches!(which, Sessions::One(_)) {
+        return Err(SessionError::NotFound);
+    }
+    publish_revoked(denylist, revoked, now).await;
+    Ok(())
+}
+
+/// A token introspection found active (RFC 7662).
+#[derive(Debug, Clone)]
+pub struct Active {
+    pub kind: TokenKind,
+    pub claims: Verified,
+    pub user: User,
+}
+
+/// Introspection (`/token/introspect/`, RFC 7662): a token is active when its signature,
+/// expiry, issuer and audience hold, it is not on the denylist, its user exists, is active and
+/// has not ended tokens since its `iat`, its session has a live refresh token, and, for a
+/// refresh token, it is itself unused and unrevoked. Reads only.
+pub async fn introspect<S: Store, D: Denylist>(
+    ctx: &Context<'_>,
+    store: &S,
+    denylist: &D,
+    token: &str,
+) -> Result<Option<Active>, StoreError> {
+    let Ok(claims) = tokens::verify(ctx.keys, ctx.settings, token, None, ctx.now) else {
+        return Ok(None);
+    };
+    let (Some(kind), Some(user_id)) = (claims.kind, claims.user_id) else {
+        return Ok(None);
+    };
+    let refresh = kind == TokenKind::Refresh;
+    if refresh && denylist.get(&claims.jti).await?.is_some() {
+        return Ok(None);
+    }
+    let jti = refresh.then_some(claims.jti.as_str());
+    let live = store
+        .liveness(user_id, claims.sid.as_deref(), jti, ctx.now)
+        .await?;
+    let Some(user) = live.user else {
+        return Ok(None);
+    };
+    let ended = claims.iat.unwrap_or(0) < user.tokens_valid_after;
+    if !user.is_active || ended || !live.session_live || !live.token_live {
+        return Ok(None);
+    }
+    Ok(Some(Active { kind, claims, user }))
+}
+
+/// Revocation (`/token/revoke/`, RFC 7009): a refresh token ends its login, an access token
+/// its session; anything else (invalid, expired, foreign) is ignored, as the RFC asks.
+pub async fn revoke_token<S: Store, D: Denylist>(
+    ctx: &Context<'_>,
+    store: &S,
+    denylist: &D,
+    token: &str,
+    client: &Client,
+) -> Result<(), StoreError> {
+    let Ok(claims) = tokens::verify(ctx.keys, ctx.settings, token, None, ctx.now) else {
+        return Ok(());
+    };
+    let Some(user_id) = claims.user_id else {
+        return Ok(());
+    };
+    denylist.ready()?;
+    let revoked = match (claims.kind, claims.sid.as_deref()) {
+        (Some(TokenKind::Refresh), _) => {
+            store
+                .revoke_login(Presented::new(&claims, user_id), ctx.now)
+                .await?
+                .1
+        }
+        (Some(TokenKind::Access), Some(sid)) => {
+            store
+                .revoke_sessions(user_id, Sessions::One(sid), ctx.now, client)
+                .await?
+        }
+        _ => Vec::new(),
+    };
+    publish_revoked(denylist, revoked, ctx.now).await;
     Ok(())
 }
 
@@ -305,7 +511,11 @@ fn verify_refresh(ctx: &Context<'_>, token: &str) -> Result<Verified, SessionErr
 
 /// Publishes what the store just revoked. Used tokens are on the denylist already, since
 /// their rotation.
-async fn publish_revoked<D: Denylist>(denylist: &D, revoked: Vec<RevokedToken>, now: i64) {
+pub(super) async fn publish_revoked<D: Denylist>(
+    denylist: &D,
+    revoked: Vec<RevokedToken>,
+    now: i64,
+) {
     let entries: Vec<Entry> = revoked
         .into_iter()
         .filter(|token| token.used_at.is_none())

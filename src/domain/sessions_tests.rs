@@ -1,110 +1,10 @@
 //! The session decisions over the in-memory store, with a fixed clock.
 
-use ed25519_dalek::SigningKey;
-
 use super::*;
-use crate::domain::accounts::User;
-use crate::domain::keys::Key;
-use crate::domain::memory::{race, run, MemoryDenylist, MemoryStore};
+use crate::domain::events::Client;
+use crate::domain::memory::{race, run};
 use crate::domain::passwords::iterations_hashed;
-
-const NOW: i64 = 1_800_000_000;
-/// Low, so the tests are fast; every hash in them uses it unless a test says otherwise.
-const ITERATIONS: u32 = 1_000;
-/// The slowest accepted hash: what every failed login costs.
-const MOST: u32 = 4 * ITERATIONS;
-
-fn settings() -> Settings {
-    Settings {
-        pbkdf2_iterations: ITERATIONS,
-        pbkdf2_max_iterations: MOST,
-        ..Settings::default()
-    }
-}
-const EMAIL: &str = "ann@example.com";
-const PASSWORD: &str = "x7#Lq9!vRt2m";
-
-struct World {
-    settings: Settings,
-    keys: Keyring,
-    store: MemoryStore,
-    denylist: MemoryDenylist,
-}
-
-impl World {
-    fn new() -> Self {
-        Self::with(settings())
-    }
-
-    fn with(settings: Settings) -> Self {
-        let world = Self {
-            settings,
-            keys: Keyring::from_keys(vec![Key::from_signing_key(SigningKey::from_bytes(
-                &[7; 32],
-            ))]),
-            store: MemoryStore::default(),
-            denylist: MemoryDenylist::default(),
-        };
-        world.store.add_user(
-            EMAIL,
-            User {
-                id: 1,
-                username: "ann".into(),
-                password: PasswordHash::new(&Secret::new(PASSWORD), ITERATIONS),
-                is_active: true,
-            },
-        );
-        world
-    }
-
-    fn at(&self, now: i64) -> Context<'_> {
-        Context {
-            settings: &self.settings,
-            keys: &self.keys,
-            now,
-        }
-    }
-
-    fn login_as(&self, email: &str, password: &str, now: i64) -> Result<LoggedIn, SessionError> {
-        let credentials = Credentials {
-            email: email.into(),
-            password: Secret::new(password),
-        };
-        run(login(
-            &self.at(now),
-            &self.store,
-            &self.denylist,
-            &credentials,
-            Some("203.0.113.9"),
-        ))
-    }
-
-    fn login(&self) -> LoggedIn {
-        self.login_as(EMAIL, PASSWORD, NOW).expect("login")
-    }
-
-    fn refresh(&self, token: &str, now: i64) -> Result<Refreshed, SessionError> {
-        run(refresh(&self.at(now), &self.store, &self.denylist, token))
-    }
-
-    /// A login's refresh token, rotated at `NOW`, and its successor.
-    fn rotated(&self) -> (Issued, Issued) {
-        let first = self.login().refresh;
-        let successor = self.refresh(&first.encoded, NOW).unwrap().refresh.unwrap();
-        (first, successor)
-    }
-
-    fn forget_calls(&self) {
-        self.store.calls.borrow_mut().clear();
-        self.denylist.calls.borrow_mut().clear();
-    }
-
-    fn calls(&self) -> Vec<&'static str> {
-        let mut calls = self.store.calls();
-        calls.extend(self.denylist.calls.borrow().iter());
-        calls
-    }
-}
+use crate::domain::world::{settings, World, EMAIL, ITERATIONS, MOST, NOW, PASSWORD};
 
 const BLACKLISTED: SessionError = SessionError::Token(TokenError::Blacklisted);
 
@@ -113,9 +13,10 @@ fn twenty_concurrent_refreshes_of_one_token_have_exactly_one_winner() {
     let world = World::new();
     let token = world.login().refresh.encoded;
     let ctx = world.at(NOW + 5);
+    let client = world.client();
     let outcomes = race(
         (0..20)
-            .map(|_| refresh(&ctx, &world.store, &world.denylist, &token))
+            .map(|_| refresh(&ctx, &world.store, &world.denylist, &token, &client))
             .collect(),
     );
     let winners = outcomes.iter().filter(|o| o.is_ok()).count();
@@ -252,7 +153,14 @@ fn a_winning_refresh_makes_one_store_call_and_publishes_the_use() {
 #[test]
 fn a_token_the_store_never_saw_is_adopted_as_the_first_of_its_own_family() {
     let world = World::new();
-    let foreign = tokens::issue(&world.keys, &world.settings, TokenKind::Refresh, 1, NOW);
+    let foreign = tokens::issue(
+        &world.keys,
+        &world.settings,
+        TokenKind::Refresh,
+        1,
+        None,
+        NOW,
+    );
     let successor = world
         .refresh(&foreign.encoded, NOW)
         .unwrap()
@@ -353,20 +261,19 @@ fn logout_with_a_used_token_is_refused_but_still_revokes_the_family() {
 fn logout_everywhere_revokes_every_login_of_the_user_only() {
     let world = World::new();
     let (one, two) = (world.login().refresh, world.login().refresh);
-    world.store.add_user(
-        "bob@example.com",
-        User {
-            id: 2,
-            username: "bob".into(),
-            password: PasswordHash::new(&Secret::new(PASSWORD), ITERATIONS),
-            is_active: true,
-        },
-    );
+    world.add_user("bob@example.com", 2, ITERATIONS);
     let other = world
         .login_as("bob@example.com", PASSWORD, NOW)
         .unwrap()
         .refresh;
-    run(logout_everywhere(&world.store, &world.denylist, 1, NOW + 1)).unwrap();
+    run(logout_everywhere(
+        &world.store,
+        &world.denylist,
+        1,
+        NOW + 1,
+        &world.client(),
+    ))
+    .unwrap();
     for token in [&one, &two] {
         assert_eq!(
             world.denylist.entries.borrow().get(&token.jti),
@@ -429,24 +336,8 @@ fn a_failed_login_keeps_its_reservation_in_both_buckets() {
 #[test]
 fn every_failed_login_costs_the_hashing_of_the_slowest_accepted_hash() {
     let world = World::new();
-    world.store.add_user(
-        "imported@example.com",
-        User {
-            id: 2,
-            username: "imported".into(),
-            password: PasswordHash::new(&Secret::new(PASSWORD), MOST),
-            is_active: true,
-        },
-    );
-    world.store.add_user(
-        "too-slow@example.com",
-        User {
-            id: 3,
-            username: "slow".into(),
-            password: PasswordHash::new(&Secret::new(PASSWORD), MOST + 1),
-            is_active: true,
-        },
-    );
+    world.add_user("imported@example.com", 2, MOST);
+    world.add_user("too-slow@example.com", 3, MOST + 1);
     for (email, password) in [
         ("nobody@example.com", PASSWORD),
         (EMAIL, "wrong"),
@@ -490,18 +381,11 @@ fn throttle_reservations_never_overshoot_under_interleaving() {
         email: EMAIL.into(),
         password: Secret::new("wrong"),
     };
+    let client = world.client();
     let before = iterations_hashed();
     let outcomes = race(
         (0..20)
-            .map(|_| {
-                login(
-                    &ctx,
-                    &world.store,
-                    &world.denylist,
-                    &credentials,
-                    Some("203.0.113.9"),
-                )
-            })
+            .map(|_| login(&ctx, &world.store, &world.denylist, &credentials, &client))
             .collect(),
     );
     // Five failures per account and window by default: five attempts hash, the rest wait.
@@ -566,7 +450,8 @@ fn cleanup_deletes_rows_an_hour_past_expiry_and_ended_throttle_windows() {
         Cleaned {
             refresh_tokens: 0,
             sessions: 0,
-            throttle_windows: 2
+            throttle_windows: 2,
+            ..Cleaned::default()
         }
     );
     let cleaned = run(cleanup(&world.store, &world.settings, token.exp + 3601)).unwrap();
@@ -587,7 +472,7 @@ fn a_caller_without_an_address_is_throttled_by_the_account_bucket_alone() {
             &world.store,
             &world.denylist,
             &credentials,
-            None,
+            &Client::default(),
         ))
     };
     for _ in 0..5 {
@@ -687,4 +572,77 @@ fn a_login_beyond_the_session_cap_revokes_the_least_recently_refreshed_login() {
     for live in [oldest, third, newest] {
         assert!(world.refresh(&live.encoded, NOW + 5).is_ok());
     }
+}
+
+#[test]
+fn introspection_finds_a_login_s_tokens_active_until_their_session_ends() {
+    let world = World::new();
+    let login = world.login();
+    let ctx = world.at(NOW + 1);
+    let active = |token: &str| {
+        run(introspect(&ctx, &world.store, &world.denylist, token))
+            .unwrap()
+            .map(|a| a.kind)
+    };
+    assert_eq!(active(&login.access.encoded), Some(TokenKind::Access));
+    assert_eq!(active(&login.refresh.encoded), Some(TokenKind::Refresh));
+    assert_eq!(active("garbage"), None);
+    let client = world.client();
+    run(revoke_token(
+        &ctx,
+        &world.store,
+        &world.denylist,
+        &login.access.encoded,
+        &client,
+    ))
+    .unwrap();
+    // Revoking the access token ended its session: both tokens are inactive now.
+    assert_eq!(active(&login.access.encoded), None);
+    assert_eq!(active(&login.refresh.encoded), None);
+}
+
+#[test]
+fn introspection_finds_a_used_refresh_token_and_an_inactive_user_s_tokens_inactive() {
+    let world = World::new();
+    let (first, successor) = world.rotated();
+    let ctx = world.at(NOW + 1);
+    let active = |token: &str| {
+        run(introspect(&ctx, &world.store, &world.denylist, token))
+            .unwrap()
+            .is_some()
+    };
+    assert!(!active(&first.encoded));
+    assert!(active(&successor.encoded));
+    world.store.state.borrow_mut().users[0].1.is_active = false;
+    assert!(!active(&successor.encoded));
+}
+
+#[test]
+fn revoking_a_refresh_token_ends_its_login_and_anything_else_is_ignored() {
+    let world = World::new();
+    let (_, successor) = world.rotated();
+    let ctx = world.at(NOW + 1);
+    let client = world.client();
+    for token in ["garbage", ""] {
+        run(revoke_token(
+            &ctx,
+            &world.store,
+            &world.denylist,
+            token,
+            &client,
+        ))
+        .unwrap();
+    }
+    run(revoke_token(
+        &ctx,
+        &world.store,
+        &world.denylist,
+        &successor.encoded,
+        &client,
+    ))
+    .unwrap();
+    assert_eq!(
+        world.refresh(&successor.encoded, NOW + 2).unwrap_err(),
+        BLACKLISTED
+    );
 }

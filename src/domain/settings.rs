@@ -45,6 +45,30 @@ pub struct Settings {
     /// `MAX_SESSIONS_PER_USER`: live logins a user may hold; a login beyond it revokes the
     /// least recently refreshed one. Defaults to `100`.
     pub max_sessions_per_user: u32,
+    /// `ACCOUNT_EMAIL_VERIFICATION` (allauth's names): `none` (the default), `optional` (mail a
+    /// link at registration) or `mandatory` (and refuse logins until it is followed).
+    pub email_verification: Verification,
+    /// `PASSWORD_RESET_TIMEOUT_SECONDS`: how long a reset link works. Defaults to `3600`.
+    pub password_reset_timeout: i64,
+    /// `EMAIL_CONFIRMATION_EXPIRE_SECONDS`: how long a verification link works. Defaults to
+    /// `259200` (allauth's 3 days).
+    pub email_confirmation_expire: i64,
+    /// `EMAIL_FROM`: the sender, `Name <address>`.
+    pub email_from: String,
+    /// `FRONTEND_URL`: the base of links in mails; `None` = the request's own origin.
+    pub frontend_url: Option<String>,
+    /// `PASSWORD_RESET_URL`: the reset link, with `{origin}`, `{uid}` and `{token}`.
+    pub password_reset_url: String,
+    /// `EMAIL_VERIFICATION_URL`: the verification link, with `{origin}` and `{key}`.
+    pub email_verification_url: String,
+}
+
+/// `ACCOUNT_EMAIL_VERIFICATION`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    None,
+    Optional,
+    Mandatory,
 }
 
 impl Default for Settings {
@@ -65,6 +89,13 @@ impl Default for Settings {
             update_last_login: false,
             family_max_age: 30 * 86_400,
             max_sessions_per_user: 100,
+            email_verification: Verification::None,
+            password_reset_timeout: 3600,
+            email_confirmation_expire: 3 * 86_400,
+            email_from: "Edge Auth <no-reply@example.com>".to_owned(),
+            frontend_url: None,
+            password_reset_url: "{origin}/#/password-reset/{uid}/{token}".to_owned(),
+            email_verification_url: "{origin}/#/verify-email/{key}".to_owned(),
         }
     }
 }
@@ -193,6 +224,33 @@ impl Settings {
                 defaults.max_sessions_per_user,
                 1_000_000,
             )?,
+            email_verification: match read("ACCOUNT_EMAIL_VERIFICATION").as_deref() {
+                None | Some("none") => Verification::None,
+                Some("optional") => Verification::Optional,
+                Some("mandatory") => Verification::Mandatory,
+                Some(other) => {
+                    return Err(SettingsError {
+                        name: "ACCOUNT_EMAIL_VERIFICATION",
+                        value: other.to_owned(),
+                        expected: "none, optional or mandatory",
+                    })
+                }
+            },
+            password_reset_timeout: seconds(
+                "PASSWORD_RESET_TIMEOUT_SECONDS",
+                defaults.password_reset_timeout,
+                1,
+            )?,
+            email_confirmation_expire: seconds(
+                "EMAIL_CONFIRMATION_EXPIRE_SECONDS",
+                defaults.email_confirmation_expire,
+                1,
+            )?,
+            email_from: read("EMAIL_FROM").unwrap_or(defaults.email_from),
+            frontend_url: read("FRONTEND_URL").map(|url| url.trim_end_matches('/').to_owned()),
+            password_reset_url: read("PASSWORD_RESET_URL").unwrap_or(defaults.password_reset_url),
+            email_verification_url: read("EMAIL_VERIFICATION_URL")
+                .unwrap_or(defaults.email_verification_url),
         })
     }
 }

@@ -5,6 +5,7 @@
 //! edge's and the in-memory one of the native tests) keep exactly that atomicity.
 
 use super::accounts::{NewUser, User};
+use super::events::{Client, EventRow, NewEvent};
 use super::passwords::PasswordHash;
 use super::revocation::Revocation;
 use super::throttle::{Buckets, Counted};
@@ -26,6 +27,8 @@ pub enum StoreError {
 pub struct Presented<'a> {
     pub jti: &'a str,
     pub user_id: i64,
+    /// 0 when the token has no `iat`: refused by any `tokens_valid_after` ever set.
+    pub iat: i64,
     pub exp: i64,
 }
 
@@ -34,6 +37,7 @@ impl<'a> Presented<'a> {
         Self {
             jti: &claims.jti,
             user_id,
+            iat: claims.iat.unwrap_or(0),
             exp: claims.exp,
         }
     }
@@ -50,6 +54,8 @@ pub struct TokenState {
     pub started_at: Option<i64>,
     /// `None`: the user no longer exists.
     pub active: Option<bool>,
+    /// The user's `tokens_valid_after` (0 when the user no longer exists).
+    pub tokens_valid_after: i64,
 }
 
 /// A refresh token that a revocation just revoked (also the row that D1's `RETURNING jti,
@@ -67,8 +73,11 @@ pub struct LoginRecord<'a> {
     pub user: &'a User,
     /// The first refresh token of a new family.
     pub refresh: &'a Issued,
-    /// The reservations of [`Store::begin_login`] to give back.
-    pub buckets: &'a Buckets,
+    /// The reservations of [`Store::begin_login`] to give back (none for the login that a
+    /// registration starts).
+    pub buckets: Option<&'a Buckets>,
+    /// Recorded with the session and the `login` event.
+    pub client: &'a Client,
     pub stamp_last_login: bool,
     /// The password hashed with the current iteration count, to replace the stored hash
     /// unless that changed meanwhile.
@@ -83,6 +92,61 @@ pub struct Cleaned {
     pub refresh_tokens: usize,
     pub sessions: usize,
     pub throttle_windows: usize,
+    pub events: usize,
+    pub mail_windows: usize,
+}
+
+/// The names a user may change (`/user/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// A new password replacing the one a decision was made on, with everything that goes with it.
+#[derive(Debug)]
+pub struct PasswordReplacement<'a> {
+    pub user_id: i64,
+    /// The hash the decision checked; nothing is written if the stored one differs.
+    pub expected: &'a PasswordHash,
+    pub new: &'a PasswordHash,
+    /// Also the new `tokens_valid_after`.
+    pub now: i64,
+    pub event: NewEvent<'a>,
+    /// Throttle buckets to forget (a reset clears the account's login throttle).
+    pub forget: Option<&'a Buckets>,
+}
+
+/// A live session, as `/sessions/` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct SessionRow {
+    pub id: String,
+    pub created_at: i64,
+    pub refreshed_at: Option<i64>,
+    /// The live refresh token's expiry.
+    pub expires_at: i64,
+    pub user_agent: String,
+    pub ip: String,
+    pub country: String,
+}
+
+/// What introspection needs to know about a token's user, session and row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Liveness {
+    /// `None`: no such user.
+    pub user: Option<User>,
+    /// The session has a live refresh token (true when no session was asked about).
+    pub session_live: bool,
+    /// The refresh token is recorded, unused and unrevoked (true when none was asked about).
+    pub token_live: bool,
+}
+
+/// Which of a user's sessions to revoke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sessions<'a> {
+    One(&'a str),
+    AllBut(&'a str),
 }
 
 /// The source of truth: users, refresh tokens and throttle counters. Every decision that
@@ -92,12 +156,76 @@ pub trait Store {
     /// Whether a user has this e-mail, ASCII-case-insensitively.
     async fn email_taken(&self, email: &str) -> Result<bool, StoreError>;
 
-    /// Inserts a user. Atomic: of concurrent inserts of one e-mail (in any ASCII case)
-    /// exactly one succeeds; the others get [`StoreError::Conflict`].
-    async fn insert_user(&self, user: &NewUser, now: i64) -> Result<(), StoreError>;
+    /// Inserts a user and returns its id. Atomic: of concurrent inserts of one e-mail (in any
+    /// ASCII case) exactly one succeeds; the others get [`StoreError::Conflict`].
+    async fn insert_user(&self, user: &NewUser, now: i64) -> Result<i64, StoreError>;
 
     /// The user with this id. May read a replica that lags writes by the replication delay.
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError>;
+
+    /// When the user's newest session started, if they have one.
+    async fn last_login_at(&self, user_id: i64) -> Result<Option<i64>, StoreError>;
+
+    /// The user with this e-mail, ASCII-case-insensitively.
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+
+    /// Replaces a user's names; `false` when the user no longer exists.
+    async fn update_profile(&self, user_id: i64, profile: &Profile) -> Result<bool, StoreError>;
+
+    /// A new password, all or nothing and only if the stored hash is still `expected` (so of
+    /// concurrent uses of one reset token exactly one succeeds): stores it, sets
+    /// `tokens_valid_after`, revokes every live refresh token of the user, records the event
+    /// and forgets the buckets. `None` when nothing was written.
+    async fn replace_password(
+        &self,
+        replacement: &PasswordReplacement<'_>,
+    ) -> Result<Option<Vec<RevokedToken>>, StoreError>;
+
+    /// Deletes a user and every row of theirs, atomically; returns their refresh tokens that
+    /// were live, to publish.
+    async fn delete_user(&self, user_id: i64, now: i64) -> Result<Vec<RevokedToken>, StoreError>;
+
+    /// Marks the user's e-mail verified if it is not yet, recording the event; `false` when
+    /// nothing changed (no such user, or already verified).
+    async fn verify_email(&self, user_id: i64, event: &NewEvent<'_>) -> Result<bool, StoreError>;
+
+    /// The user's live sessions (a live refresh token that expires after `now`), newest first.
+    async fn sessions_of(&self, user_id: i64, now: i64) -> Result<Vec<SessionRow>, StoreError>;
+
+    /// Revokes the live tokens of the user's sessions `which` names and records one
+    /// `session_revoked` event per revoked session; returns what it revoked.
+    async fn revoke_sessions(
+        &self,
+        user_id: i64,
+        which: Sessions<'_>,
+        now: i64,
+        client: &Client,
+    ) -> Result<Vec<RevokedToken>, StoreError>;
+
+    /// The user, whether the session `sid` (if given) has a live refresh token, and whether
+    /// the refresh token `jti` (if given) is recorded, unused and unrevoked. Reads only.
+    async fn liveness(
+        &self,
+        user_id: i64,
+        sid: Option<&str>,
+        jti: Option<&str>,
+        now: i64,
+    ) -> Result<Liveness, StoreError>;
+
+    /// Records an event, keeping the user's newest [`super::events::KEPT_PER_USER`].
+    async fn record_event(&self, event: &NewEvent<'_>) -> Result<(), StoreError>;
+
+    /// The user's newest events, at most `limit`.
+    async fn events_of(&self, user_id: i64, limit: i64) -> Result<Vec<EventRow>, StoreError>;
+
+    /// Takes one mail from each bucket's hourly quota if every bucket has one left; `false`
+    /// (and nothing counted) otherwise. Atomic per call.
+    async fn take_mail_quota(
+        &self,
+        buckets: &[(&str, i64)],
+        window: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
 
     /// Counts one failure in each bucket (starting a new window in a bucket whose window has
     /// ended) and looks the user up by e-mail. Returns the buckets' counts in the order of
@@ -124,8 +252,9 @@ pub trait Store {
 
     /// Rotation, atomically: records `old` if it has no row (adoption) and its family's
     /// session if it has none (started now), then marks `old` used provided it is unused,
-    /// unrevoked, its user active and its session started after `started_after`, and records
-    /// `new` in its family. `true` for exactly one of any number of concurrent calls with the
+    /// unrevoked, its user active and not ended since its `iat` (`tokens_valid_after`), and
+    /// its session started after `started_after`, records `new` in its family and stamps the
+    /// session's `refreshed_at`. `true` for exactly one of any number of concurrent calls with the
     /// same `old`; `false` when nothing was written.
     async fn rotate(
         &self,
@@ -150,11 +279,17 @@ pub trait Store {
         now: i64,
     ) -> Result<(bool, Vec<RevokedToken>), StoreError>;
 
-    /// Revokes every live refresh token of a user, atomically; returns what it revoked.
-    async fn revoke_user(&self, user_id: i64, now: i64) -> Result<Vec<RevokedToken>, StoreError>;
+    /// Revokes every live refresh token of a user, atomically, recording the event; returns
+    /// what it revoked.
+    async fn revoke_user(
+        &self,
+        user_id: i64,
+        event: &NewEvent<'_>,
+    ) -> Result<Vec<RevokedToken>, StoreError>;
 
     /// Deletes refresh-token rows that expired before `cutoff`, sessions left without a
-    /// token, and throttle windows that ended by `now`.
+    /// token, throttle and mail windows that ended by `now`, and events older than
+    /// [`super::events::KEPT_SECONDS`].
     async fn delete_expired(
         &self,
         cutoff: i64,

@@ -59,7 +59,7 @@ pub fn buckets(client_ip: Option<&str>, email: &str) -> Buckets {
 
 /// The client an address stands for: `4:<IPv4>`, `6:<first four groups of the IPv6>`, or, for
 /// what does not parse as an address (only a binding caller can send that), `?:<the text>`.
-fn client_identity(address: &str) -> String {
+pub(crate) fn client_identity(address: &str) -> String {
     match address.parse::<IpAddr>() {
         Ok(IpAddr::V4(v4)) => format!("4:{v4}"),
         Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
@@ -75,7 +75,7 @@ fn client_identity(address: &str) -> String {
 
 /// `<kind>:<base64url SHA-256>` of the parts, each prefixed with its length, so that the key
 /// has a fixed size and distinct parts never collide by concatenation.
-fn key(kind: &str, parts: &[&str]) -> String {
+pub(crate) fn key(kind: &str, parts: &[&str]) -> String {
     let mut digest = Sha256::new();
     for part in parts {
         digest.update((part.len() as u64).to_be_bytes());

@@ -2,7 +2,7 @@
 //!
 //! Compact JWS signed with Ed25519 (`alg: "EdDSA"`, RFC 8037) through jwt-compact. The header
 //! and claims are written here, in the contract's member order (`typ, alg, kid`;
-//! `token_type, exp, iat, jti, user_id[, aud][, iss]`); jwt-compact signs and verifies.
+//! `token_type, exp, iat, jti, user_id, sid[, aud][, iss]`); jwt-compact signs and verifies.
 //! Time comes in as `now` (epoch seconds): no clock is read here. There is no leeway, and a
 //! token is expired *at* `exp`, as in simplejwt.
 
@@ -40,8 +40,11 @@ impl TokenKind {
 /// Why a presented token is refused; the message is simplejwt's (docs/contract.md §3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenError {
-    /// Not a well-formed EdDSA JWS of one of our keys, expired, or wrong `iss`/`aud`.
+    /// Not a well-formed EdDSA JWS of one of our keys, or wrong `iss`/`aud`.
     Invalid,
+    /// A token of ours whose `exp` has passed. Answered like [`TokenError::Invalid`] except by
+    /// dj-rest-auth's logout, which tells them apart.
+    Expired,
     NoType,
     NoId,
     WrongType,
@@ -52,7 +55,7 @@ pub enum TokenError {
 impl TokenError {
     pub fn message(self) -> &'static str {
         match self {
-            Self::Invalid => "Token is invalid or expired",
+            Self::Invalid | Self::Expired => "Token is invalid or expired",
             Self::NoType => "Token has no type",
             Self::NoId => "Token has no id",
             Self::WrongType => "Token has wrong type",
@@ -67,6 +70,8 @@ pub struct Issued {
     /// The compact JWS. It is a bearer credential: never log it.
     pub encoded: String,
     pub jti: String,
+    /// The login (session) it belongs to: the jti of the login's first refresh token.
+    pub sid: String,
     pub iat: i64,
     pub exp: i64,
 }
@@ -78,6 +83,10 @@ pub struct Verified {
     pub jti: String,
     /// `None` when the claim is missing or not an integer.
     pub user_id: Option<i64>,
+    /// The session; `None` for a token issued before sessions had ids, or a foreign one.
+    pub sid: Option<String>,
+    /// `None` when the claim is missing.
+    pub iat: Option<i64>,
     pub exp: i64,
 }
 
@@ -88,6 +97,7 @@ struct OutgoingClaims<'a> {
     iat: i64,
     jti: &'a str,
     user_id: i64,
+    sid: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     aud: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,6 +115,8 @@ struct IncomingClaims {
     #[serde(default)]
     user_id: Option<Value>,
     #[serde(default)]
+    sid: Option<Value>,
+    #[serde(default)]
     iss: Option<Value>,
     #[serde(default)]
     aud: Option<Value>,
@@ -116,9 +128,12 @@ pub fn issue(
     settings: &Settings,
     kind: TokenKind,
     user_id: i64,
+    sid: Option<&str>,
     now: i64,
 ) -> Issued {
     let jti = crate::domain::random::uuid4_hex();
+    // A login's first refresh token names its own session.
+    let sid = sid.unwrap_or(&jti).to_owned();
     let exp = now.saturating_add(kind.lifetime(settings));
     let claims = OutgoingClaims {
         token_type: kind.claim(),
@@ -126,6 +141,7 @@ pub fn issue(
         iat: now,
         jti: &jti,
         user_id,
+        sid: &sid,
         aud: settings.audience.as_deref(),
         iss: settings.issuer.as_deref(),
     };
@@ -142,6 +158,7 @@ pub fn issue(
     Issued {
         encoded,
         jti,
+        sid,
         iat: now,
         exp,
     }
@@ -172,7 +189,7 @@ pub fn verify(
     let claims = token.claims();
     let exp = claims.expiration.ok_or(TokenError::Invalid)?.timestamp();
     if now >= exp {
-        return Err(TokenError::Invalid);
+        return Err(TokenError::Expired);
     }
     if claims.not_before.is_some_and(|nbf| now < nbf.timestamp()) {
         return Err(TokenError::Invalid);
@@ -208,6 +225,12 @@ pub fn verify(
         kind,
         jti: jti.as_str().map_or_else(|| jti.to_string(), str::to_owned),
         user_id: custom.user_id.as_ref().and_then(Value::as_i64),
+        sid: custom
+            .sid
+            .as_ref()
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        iat: claims.issued_at.map(|iat| iat.timestamp()),
         exp,
     })
 }
@@ -269,7 +292,14 @@ mod tests {
     #[test]
     fn issued_tokens_have_the_contract_header_and_claims_in_order() {
         let keys = keyring();
-        let issued = issue(&keys, &Settings::default(), TokenKind::Refresh, 42, NOW);
+        let issued = issue(
+            &keys,
+            &Settings::default(),
+            TokenKind::Refresh,
+            42,
+            None,
+            NOW,
+        );
         let header =
             Base64UrlUnpadded::decode_vec(issued.encoded.split('.').next().unwrap()).unwrap();
         assert_eq!(
@@ -284,8 +314,9 @@ mod tests {
         assert_eq!(
             String::from_utf8(payload).unwrap(),
             format!(
-                r#"{{"token_type":"refresh","exp":{},"iat":{NOW},"jti":"{}","user_id":42}}"#,
+                r#"{{"token_type":"refresh","exp":{},"iat":{NOW},"jti":"{}","user_id":42,"sid":"{}"}}"#,
                 NOW + 86_400,
+                issued.jti,
                 issued.jti
             )
         );
@@ -298,12 +329,12 @@ mod tests {
             audience: Some("aud-y".into()),
             ..Settings::default()
         };
-        let issued = issue(&keyring(), &settings, TokenKind::Access, 1, NOW);
+        let issued = issue(&keyring(), &settings, TokenKind::Access, 1, None, NOW);
         let payload = decode_part(&issued.encoded, 1);
         let keys: Vec<&String> = payload.as_object().unwrap().keys().collect();
         assert_eq!(payload["aud"], "aud-y");
         assert_eq!(payload["iss"], "iss-x");
-        assert_eq!(keys.len(), 7);
+        assert_eq!(keys.len(), 8);
         assert!(verify(
             &keyring(),
             &settings,
@@ -325,7 +356,14 @@ mod tests {
             ),
             Err(TokenError::Invalid)
         );
-        let plain = issue(&keyring(), &Settings::default(), TokenKind::Access, 1, NOW);
+        let plain = issue(
+            &keyring(),
+            &Settings::default(),
+            TokenKind::Access,
+            1,
+            None,
+            NOW,
+        );
         assert_eq!(
             verify(&keyring(), &settings, &plain.encoded, None, NOW),
             Err(TokenError::Invalid)
@@ -334,7 +372,14 @@ mod tests {
 
     #[test]
     fn a_token_round_trips_until_the_second_before_exp() {
-        let issued = issue(&keyring(), &Settings::default(), TokenKind::Access, 7, NOW);
+        let issued = issue(
+            &keyring(),
+            &Settings::default(),
+            TokenKind::Access,
+            7,
+            None,
+            NOW,
+        );
         let verified = verify(
             &keyring(),
             &Settings::default(),
@@ -346,8 +391,10 @@ mod tests {
             verified,
             Ok(Verified {
                 kind: Some(TokenKind::Access),
+                sid: Some(issued.jti.clone()),
                 jti: issued.jti,
                 user_id: Some(7),
+                iat: Some(NOW),
                 exp: NOW + 300
             })
         );
@@ -355,8 +402,15 @@ mod tests {
 
     #[test]
     fn a_token_is_expired_at_exp_with_no_leeway() {
-        let issued = issue(&keyring(), &Settings::default(), TokenKind::Access, 7, NOW);
-        check_refused(&issued.encoded, None, NOW + 300, TokenError::Invalid);
+        let issued = issue(
+            &keyring(),
+            &Settings::default(),
+            TokenKind::Access,
+            7,
+            None,
+            NOW,
+        );
+        check_refused(&issued.encoded, None, NOW + 300, TokenError::Expired);
     }
 
     #[test]
@@ -377,7 +431,14 @@ mod tests {
 
     #[test]
     fn the_wrong_kind_is_refused_with_wrong_type() {
-        let access = issue(&keyring(), &Settings::default(), TokenKind::Access, 7, NOW);
+        let access = issue(
+            &keyring(),
+            &Settings::default(),
+            TokenKind::Access,
+            7,
+            None,
+            NOW,
+        );
         check_refused(
             &access.encoded,
             Some(TokenKind::Refresh),
@@ -422,6 +483,7 @@ mod tests {
             &Settings::default(),
             TokenKind::Access,
             7,
+            None,
             NOW,
         );
         check_refused(&foreign.encoded, None, NOW, TokenError::Invalid);
@@ -441,7 +503,14 @@ mod tests {
 
     #[test]
     fn any_flipped_bit_makes_the_token_invalid() {
-        let issued = issue(&keyring(), &Settings::default(), TokenKind::Access, 7, NOW);
+        let issued = issue(
+            &keyring(),
+            &Settings::default(),
+            TokenKind::Access,
+            7,
+            None,
+            NOW,
+        );
         let bytes = issued.encoded.as_bytes();
         for position in 0..bytes.len() {
             for bit in [1u8, 2, 4, 8, 16, 32] {
@@ -507,7 +576,15 @@ mod tests {
 
     #[test]
     fn structurally_broken_tokens_are_invalid() {
-        let issued = issue(&keyring(), &Settings::default(), TokenKind::Access, 7, NOW).encoded;
+        let issued = issue(
+            &keyring(),
+            &Settings::default(),
+            TokenKind::Access,
+            7,
+            None,
+            NOW,
+        )
+        .encoded;
         for token in [
             String::new(),
             "garbage".to_owned(),
@@ -533,20 +610,20 @@ mod tests {
             refresh in proptest::prelude::any::<bool>(),
         ) {
             let kind = if refresh { TokenKind::Refresh } else { TokenKind::Access };
-            let issued = issue(&keyring(), &Settings::default(), kind, user_id, now);
+            let issued = issue(&keyring(), &Settings::default(), kind, user_id, None, now);
             let verified = verify(&keyring(), &Settings::default(), &issued.encoded, Some(kind), now + age).unwrap();
             proptest::prop_assert_eq!(verified.user_id, Some(user_id));
             proptest::prop_assert_eq!(verified.jti, issued.jti);
             let lifetime = if refresh { 86_400 } else { 300 };
             proptest::prop_assert_eq!(
                 verify(&keyring(), &Settings::default(), &issued.encoded, Some(kind), now + lifetime),
-                Err(TokenError::Invalid)
+                Err(TokenError::Expired)
             );
         }
 
         #[test]
         fn a_token_with_any_segment_replaced_is_refused(segment in 0usize..3, replacement in "[A-Za-z0-9_-]{0,120}") {
-            let issued = issue(&keyring(), &Settings::default(), TokenKind::Access, 7, NOW);
+            let issued = issue(&keyring(), &Settings::default(), TokenKind::Access, 7, None, NOW);
             let mut parts: Vec<&str> = issued.encoded.split('.').collect();
             proptest::prop_assume!(parts[segment] != replacement);
             parts[segment] = &replacement;
@@ -557,7 +634,14 @@ mod tests {
 
     #[test]
     fn verify_without_an_expected_kind_reports_the_kind() {
-        let refresh = issue(&keyring(), &Settings::default(), TokenKind::Refresh, 7, NOW);
+        let refresh = issue(
+            &keyring(),
+            &Settings::default(),
+            TokenKind::Refresh,
+            7,
+            None,
+            NOW,
+        );
         let verified = verify(
             &keyring(),
             &Settings::default(),
