@@ -34,15 +34,18 @@ apt = command -v $(1) >/dev/null || $(SUDO) apt-get install -y --no-install-reco
 
 .PHONY: dev test test-browser tools worker keygen lint lint-js unit fuzz fuzz-short e2e soak bench deploy-check clean
 
-## dev: build, apply schema.sql to the local D1 in $(STATE), make a dev key, serve on $(PORT)
+## dev: build, apply pending migrations to the local D1 in $(STATE), make a dev key, serve on $(PORT)
 dev: $(DEV_MARKER)
 
 # The server runs as the recipe of a marker file. make deletes a target whose recipe it is
 # running when it gets SIGINT, SIGTERM or SIGHUP; the supervisor sees the marker vanish and
 # stops wrangler and workerd, so no signal to make (not only a terminal's Ctrl-C) leaves a
 # process behind.
+# `migrations apply` asks for confirmation on a terminal; CI=true makes it go ahead unasked.
 $(DEV_MARKER): tools worker .dev.vars FORCE
-	$(WRANGLER) d1 execute DB --local --persist-to "$(STATE)" --file=schema.sql > /dev/null
+	@grep -q '^SECRET_KEY=' .dev.vars || { cargo run --quiet --bin keygen -- --secret-key >> .dev.vars \
+		&& echo "Added a development SECRET_KEY to .dev.vars"; }
+	CI=true $(WRANGLER) d1 migrations apply DB --local --persist-to "$(STATE)" > /dev/null
 	node scripts/supervise.mjs --marker "$@" -- $(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to "$(STATE)" $(ARGS)
 
 FORCE:
@@ -76,8 +79,9 @@ build/worker/shim.mjs: $(SOURCES)
 
 .dev.vars:
 	cargo run --quiet --bin keygen -- --dev-vars > $@.tmp
+	cargo run --quiet --bin keygen -- --secret-key >> $@.tmp
 	mv $@.tmp $@
-	@echo "Wrote a new development signing key to .dev.vars"
+	@echo "Wrote a new development signing key and SECRET_KEY to .dev.vars"
 
 ## keygen: print a new Ed25519 signing key for `wrangler secret put JWT_SIGNING_KEYS`
 keygen:

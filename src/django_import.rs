@@ -234,13 +234,24 @@ pub fn convert(dump: &str) -> Result<Import, String> {
             .map_or("datetime('now')".to_owned(), |d| quote(&d));
         let last_login =
             optional_text(fields, "last_login").map_or("NULL".to_owned(), |d| quote(&d));
+        // Django's names, at most 150 characters as its model allows (docs/accounts.md §3).
+        let name = |field| {
+            let name: String = optional_text(fields, field)
+                .unwrap_or_default()
+                .chars()
+                .take(150)
+                .collect();
+            quote(&name)
+        };
+        let (first_name, last_name) = (name("first_name"), name("last_name"));
         let email = quote(&email);
         users.push((
             id,
             format!(
                 "INSERT INTO import_django_users (id, email) VALUES ({id}, {email});\n\
-                 INSERT INTO users (id, email, username, password, is_active, date_joined, last_login)\n  \
-                 SELECT {id}, {email}, {}, {}, {}, {date_joined}, {last_login}\n  \
+                 INSERT INTO users (id, email, username, password, is_active, date_joined, last_login, \
+                 first_name, last_name)\n  \
+                 SELECT {id}, {email}, {}, {}, {}, {date_joined}, {last_login}, {first_name}, {last_name}\n  \
                  WHERE {};\n",
                 quote(&username),
                 quote(&password),
@@ -291,8 +302,9 @@ mod tests {
             format!(
                 "{PROLOGUE}\
                  INSERT INTO import_django_users (id, email) VALUES (7, 'O''Neil@Example.com');\n\
-                 INSERT INTO users (id, email, username, password, is_active, date_joined, last_login)\n  \
-                 SELECT 7, 'O''Neil@Example.com', 'o''neil', '{HASH}', 1, '2024-01-02T03:04:05Z', NULL\n  \
+                 INSERT INTO users (id, email, username, password, is_active, date_joined, last_login, \
+                 first_name, last_name)\n  \
+                 SELECT 7, 'O''Neil@Example.com', 'o''neil', '{HASH}', 1, '2024-01-02T03:04:05Z', NULL, '', ''\n  \
                  WHERE 7 > (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'users') \
                  AND NOT EXISTS (SELECT 1 FROM users WHERE id = 7 OR email = 'O''Neil@Example.com' COLLATE NOCASE);\n\
                  {EPILOGUE}"
@@ -310,9 +322,9 @@ mod tests {
         .unwrap();
         assert_eq!(import.imported, 1);
         assert!(import.sql.contains("SELECT 3, 'ann@example.com', 'ann', "));
-        assert!(import
-            .sql
-            .contains(", 0, '2024-01-02T03:04:05.123Z', '2024-02-01T00:00:00Z'\n  WHERE 3 > "));
+        assert!(import.sql.contains(
+            ", 0, '2024-01-02T03:04:05.123Z', '2024-02-01T00:00:00Z', '', ''\n  WHERE 3 > "
+        ));
     }
 
     #[test]
@@ -414,7 +426,7 @@ mod tests {
     /// The statement that inserts user `id` into `users`, from its INSERT to its `;`.
     fn insert_of(sql: &str, id: i64) -> &str {
         let start = sql
-            .find(&format!("INSERT INTO users (id, email, username, password, is_active, date_joined, last_login)\n  SELECT {id}, "))
+            .find(&format!("INSERT INTO users (id, email, username, password, is_active, date_joined, last_login, first_name, last_name)\n  SELECT {id}, "))
             .unwrap_or_else(|| panic!("no INSERT of user {id} in\n{sql}"));
         let length = sql[start..].find(";\n").unwrap();
         &sql[start..=start + length]

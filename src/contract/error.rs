@@ -45,6 +45,10 @@ pub enum ApiError {
     UserNotFound,
     /// Login throttled; seconds until the bucket's window ends (≥ 1).
     Throttled(i64),
+    /// dj-rest-auth's logout refused the token: 401 `{"detail": …}`.
+    Logout(&'static str),
+    /// `/token/introspect/` with a Bearer secret that is not one of `INTROSPECTION_SECRETS`.
+    IncorrectCredentials,
     /// A bug or a configuration error: the cause, for the log only.
     Internal(String),
     /// D1 or KV failed; nothing was half-written. The cause, for the log only.
@@ -173,6 +177,8 @@ impl ApiError {
                 )
                 .with_header("Retry-After", wait.to_string())
             }
+            Self::Logout(message) => detail(401, message),
+            Self::IncorrectCredentials => detail(401, "Incorrect authentication credentials."),
             Self::Internal(_) => detail(500, "A server error occurred."),
             Self::Unavailable(_) => {
                 detail(503, "Service temporarily unavailable, try again later.")
@@ -189,6 +195,20 @@ impl ApiError {
                 format!("refresh token reused {seconds}s after rotation: its family was revoked"),
             )),
             _ => None,
+        }
+    }
+}
+
+impl ApiError {
+    /// dj-rest-auth's logout answers for a refused token (simplejwt 5.5's messages, which
+    /// tell an expired token from an invalid one).
+    pub fn logout(error: SessionError) -> Self {
+        match error {
+            SessionError::Token(TokenError::Expired) => Self::Logout("Token is expired"),
+            SessionError::Token(TokenError::WrongType) => Self::Logout("Token has wrong type"),
+            SessionError::Token(TokenError::Blacklisted) => Self::Logout("Token is blacklisted"),
+            SessionError::Token(_) => Self::Logout("Token is invalid"),
+            other => other.into(),
         }
     }
 }
@@ -225,6 +245,7 @@ impl From<SessionError> for ApiError {
             SessionError::Token(error) => Self::Token(error),
             SessionError::Reused { seconds_after_use } => Self::TokenReused(seconds_after_use),
             SessionError::NoActiveAccount => Self::NoActiveAccountForToken,
+            SessionError::NotFound => Self::NotFound,
             SessionError::Store(error) => error.into(),
         }
     }

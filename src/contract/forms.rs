@@ -69,6 +69,7 @@ impl RegistrationCheck {
         let user = UserAttributes {
             username: submitted_username.as_deref(),
             email: submitted_email.as_deref(),
+            ..UserAttributes::default()
         };
         let password = body::password_text(fields, "password", PASSWORD_MAX).and_then(|text| {
             let messages = password_policy::check(&text, &user)

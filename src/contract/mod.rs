@@ -3,6 +3,7 @@
 //! status, body and headers, and the two documents served besides the API. No I/O: the edge
 //! hands in a method, a path, headers and bytes and copies a [`reply::Reply`] back out.
 
+pub mod account_forms;
 pub mod body;
 pub mod documents;
 pub mod error;

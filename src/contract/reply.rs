@@ -42,6 +42,16 @@ impl Reply {
     }
 
     /// 201 with `body` as JSON.
+    /// An answer with no body at all (RFC 7009's 200).
+    pub fn empty(status: u16) -> Self {
+        Self {
+            status,
+            body: None,
+            content_type: JSON,
+            headers: Vec::new(),
+        }
+    }
+
     pub fn created<T: Serialize + ?Sized>(body: &T) -> Self {
         Self::new(201, JSON, to_json(body))
     }
@@ -169,4 +179,192 @@ impl Reply {
     pub fn metadata(route: Route) -> Self {
         Self::ok_text(JSON, route.metadata())
     }
+}
+
+/// dj-rest-auth's `UserDetailsSerializer` (docs/accounts.md §3).
+#[derive(Serialize)]
+pub struct UserDetails<'a> {
+    pub pk: i64,
+    pub username: &'a str,
+    pub email: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+}
+
+impl<'a> From<&'a crate::domain::accounts::User> for UserDetails<'a> {
+    fn from(user: &'a crate::domain::accounts::User) -> Self {
+        Self {
+            pk: user.id,
+            username: &user.username,
+            email: &user.email,
+            first_name: &user.first_name,
+            last_name: &user.last_name,
+        }
+    }
+}
+
+/// dj-rest-auth's `JWTSerializer`: the login answer of `/login/` and `/registration/`.
+#[derive(Serialize)]
+pub struct LoggedIn<'a> {
+    pub access: &'a str,
+    pub refresh: &'a str,
+    pub user: UserDetails<'a>,
+}
+
+#[derive(Serialize)]
+pub struct Detail<'a> {
+    pub detail: &'a str,
+}
+
+/// One live session of `/sessions/`.
+#[derive(Serialize)]
+pub struct SessionItem<'a> {
+    pub id: &'a str,
+    pub created: String,
+    pub last_refreshed: String,
+    pub expires: String,
+    pub user_agent: &'a str,
+    pub ip: &'a str,
+    pub country: &'a str,
+    pub current: bool,
+}
+
+/// One event of `/user/events/`.
+#[derive(Serialize)]
+pub struct EventItem<'a> {
+    pub event: &'a str,
+    pub at: String,
+    pub ip: &'a str,
+    pub country: &'a str,
+    pub user_agent: &'a str,
+}
+
+/// Epoch seconds as ISO 8601 UTC, `2026-12-01T11:02:33Z`.
+pub fn utc(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let time = seconds.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        time / 3600,
+        time % 3600 / 60,
+        time % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc;
+
+    #[test]
+    fn epoch_seconds_read_as_iso_8601_utc() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc(1_796_123_645), "2026-12-01T11:14:05Z");
+    }
+}
+
+/// RFC 8414 authorization server metadata, also served as OpenID Connect discovery.
+#[derive(Serialize)]
+pub struct Discovery {
+    pub issuer: String,
+    pub jwks_uri: String,
+    pub token_endpoint: String,
+    pub revocation_endpoint: String,
+    pub introspection_endpoint: String,
+    pub userinfo_endpoint: String,
+    pub grant_types_supported: [&'static str; 2],
+    pub token_endpoint_auth_methods_supported: [&'static str; 1],
+    pub response_types_supported: [&'static str; 0],
+    pub subject_types_supported: [&'static str; 1],
+    pub id_token_signing_alg_values_supported: [&'static str; 1],
+    pub claims_supported: [&'static str; 10],
+}
+
+impl Discovery {
+    /// The document of an issuer whose endpoints are at `origin`.
+    pub fn new(issuer: String, origin: &str) -> Self {
+        let at = |path: &str| format!("{origin}{path}");
+        Self {
+            issuer,
+            jwks_uri: at("/.well-known/jwks.json"),
+            token_endpoint: at("/token/"),
+            revocation_endpoint: at("/token/revoke/"),
+            introspection_endpoint: at("/token/introspect/"),
+            userinfo_endpoint: at("/userinfo/"),
+            grant_types_supported: ["password", "refresh_token"],
+            token_endpoint_auth_methods_supported: ["none"],
+            response_types_supported: [],
+            subject_types_supported: ["public"],
+            id_token_signing_alg_values_supported: ["EdDSA"],
+            claims_supported: [
+                "sub",
+                "preferred_username",
+                "email",
+                "email_verified",
+                "name",
+                "user_id",
+                "sid",
+                "jti",
+                "iat",
+                "exp",
+            ],
+        }
+    }
+}
+
+/// OpenID Connect userinfo of a user.
+#[derive(Serialize)]
+pub struct UserInfo<'a> {
+    pub sub: String,
+    pub preferred_username: &'a str,
+    pub email: &'a str,
+    pub email_verified: bool,
+    pub name: String,
+}
+
+impl<'a> From<&'a crate::domain::accounts::User> for UserInfo<'a> {
+    fn from(user: &'a crate::domain::accounts::User) -> Self {
+        let name = format!("{} {}", user.first_name, user.last_name);
+        Self {
+            sub: user.id.to_string(),
+            preferred_username: &user.username,
+            email: &user.email,
+            email_verified: user.email_verified,
+            name: name.trim().to_owned(),
+        }
+    }
+}
+
+/// RFC 7662 answer for an active token.
+#[derive(Serialize)]
+pub struct Introspected<'a> {
+    pub active: bool,
+    pub token_type: &'static str,
+    pub sub: String,
+    pub user_id: i64,
+    pub username: &'a str,
+    pub exp: i64,
+    pub iat: Option<i64>,
+    pub jti: &'a str,
+    pub sid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<&'a str>,
+}
+
+/// RFC 7662 answer for anything else.
+#[derive(Serialize)]
+pub struct Inactive {
+    pub active: bool,
 }

@@ -17,6 +17,32 @@ pub enum Route {
     OpenApi,
     /// `GET /`: the demo page (root only).
     Demo,
+    Login,
+    Logout,
+    Registration,
+    VerifyEmail,
+    ResendEmail,
+    User,
+    UserDelete,
+    UserEvents,
+    PasswordChange,
+    PasswordReset,
+    /// `/password/reset/confirm/`, also with `<uid>/<token>/` after it (the link's form; the
+    /// body carries both all the same, as in dj-rest-auth).
+    PasswordResetConfirm,
+    Sessions,
+    /// `/sessions/<id>/revoke/`: the id is read with [`session_id`].
+    SessionRevoke,
+    SessionsRevokeOthers,
+    /// RFC 8414 authorization server metadata.
+    OAuthMetadata,
+    /// OpenID Connect discovery (the same document).
+    OpenIdConfiguration,
+    UserInfo,
+    /// RFC 7009.
+    TokenRevoke,
+    /// RFC 7662.
+    TokenIntrospect,
 }
 
 /// How a route is served, with the routes of each kind as their own type, so that the edge
@@ -41,6 +67,14 @@ pub enum Document {
 pub enum Protected {
     Dashboard,
     TokenBlacklistAll,
+    User,
+    UserDelete,
+    UserEvents,
+    PasswordChange,
+    Sessions,
+    SessionRevoke,
+    SessionsRevokeOthers,
+    UserInfo,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,10 +85,39 @@ pub enum Public {
     TokenVerify,
     TokenBlacklist,
     Jwks,
+    Login,
+    Logout,
+    Registration,
+    VerifyEmail,
+    ResendEmail,
+    PasswordReset,
+    PasswordResetConfirm,
+    Discovery,
+    TokenRevoke,
+    TokenIntrospect,
+}
+
+impl Public {
+    /// The dj-rest-auth views: DRF authenticates a Bearer token sent to them (simplejwt's
+    /// token views have no authenticators).
+    pub fn authenticates(self) -> bool {
+        !matches!(
+            self,
+            Self::Register
+                | Self::Token
+                | Self::TokenRefresh
+                | Self::TokenVerify
+                | Self::TokenBlacklist
+                | Self::Jwks
+                | Self::Discovery
+                | Self::TokenRevoke
+                | Self::TokenIntrospect
+        )
+    }
 }
 
 /// Every route, for tests and documentation.
-pub const ALL: [Route; 10] = [
+pub const ALL: [Route; 29] = [
     Route::Register,
     Route::Token,
     Route::TokenRefresh,
@@ -65,6 +128,25 @@ pub const ALL: [Route; 10] = [
     Route::Jwks,
     Route::OpenApi,
     Route::Demo,
+    Route::Login,
+    Route::Logout,
+    Route::Registration,
+    Route::VerifyEmail,
+    Route::ResendEmail,
+    Route::User,
+    Route::UserDelete,
+    Route::UserEvents,
+    Route::PasswordChange,
+    Route::PasswordReset,
+    Route::PasswordResetConfirm,
+    Route::Sessions,
+    Route::SessionRevoke,
+    Route::SessionsRevokeOthers,
+    Route::OAuthMetadata,
+    Route::OpenIdConfiguration,
+    Route::UserInfo,
+    Route::TokenRevoke,
+    Route::TokenIntrospect,
 ];
 
 /// The path of a request URL as the runtime serialises it (WHATWG: the scheme, `//`, the host,
@@ -104,8 +186,46 @@ pub fn resolve(path: &str) -> Option<Route> {
         "/token/blacklist/all" => Route::TokenBlacklistAll,
         "/dashboard" => Route::Dashboard,
         "/.well-known/jwks.json" => Route::Jwks,
-        _ => return None,
+        "/login" => Route::Login,
+        "/logout" => Route::Logout,
+        "/registration" => Route::Registration,
+        "/registration/verify-email" => Route::VerifyEmail,
+        "/registration/resend-email" => Route::ResendEmail,
+        "/user" => Route::User,
+        "/user/delete" => Route::UserDelete,
+        "/user/events" => Route::UserEvents,
+        "/password/change" => Route::PasswordChange,
+        "/password/reset" => Route::PasswordReset,
+        "/password/reset/confirm" => Route::PasswordResetConfirm,
+        "/sessions" => Route::Sessions,
+        "/sessions/revoke-others" => Route::SessionsRevokeOthers,
+        "/.well-known/oauth-authorization-server" => Route::OAuthMetadata,
+        "/.well-known/openid-configuration" => Route::OpenIdConfiguration,
+        "/userinfo" => Route::UserInfo,
+        "/token/revoke" => Route::TokenRevoke,
+        "/token/introspect" => Route::TokenIntrospect,
+        _ => return with_parameters(path),
     })
+}
+
+/// The routes with path parameters: `/password/reset/confirm/<uid>/<token>` and
+/// `/sessions/<id>/revoke` (no trailing slash here; each parameter one non-empty segment).
+fn with_parameters(path: &str) -> Option<Route> {
+    let segment = |s: &str| !s.is_empty() && !s.contains('/');
+    if let Some(rest) = path.strip_prefix("/password/reset/confirm/") {
+        let (uid, token) = rest.split_once('/')?;
+        return (segment(uid) && segment(token)).then_some(Route::PasswordResetConfirm);
+    }
+    let id = path.strip_prefix("/sessions/")?.strip_suffix("/revoke")?;
+    segment(id).then_some(Route::SessionRevoke)
+}
+
+/// The session id of a `/sessions/<id>/revoke/` path (percent-encoding left as it is: ids
+/// are hex).
+pub fn session_id(path: &str) -> Option<&str> {
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let path = path.strip_prefix("/api").unwrap_or(path);
+    path.strip_prefix("/sessions/")?.strip_suffix("/revoke")
 }
 
 /// DRF's `SimpleMetadata` document (docs/contract.md §4.8), members in DRF's order.
@@ -121,17 +241,23 @@ struct Metadata {
 
 #[derive(Serialize)]
 struct Actions {
-    #[serde(rename = "POST")]
-    post: Ordered<FieldMetadata>,
+    #[serde(rename = "POST", skip_serializing_if = "Option::is_none")]
+    post: Option<Ordered<FieldMetadata>>,
+    #[serde(rename = "PUT", skip_serializing_if = "Option::is_none")]
+    put: Option<Ordered<FieldMetadata>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 struct FieldMetadata {
     #[serde(rename = "type")]
     kind: &'static str,
     required: bool,
     read_only: bool,
     label: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    help_text: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_length: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_length: Option<u32>,
 }
@@ -155,14 +281,27 @@ impl Route {
     pub fn allow(self) -> &'static str {
         match self {
             Self::Dashboard => "GET, POST, OPTIONS",
-            Self::Jwks | Self::OpenApi | Self::Demo => "GET",
+            Self::Jwks
+            | Self::OpenApi
+            | Self::Demo
+            | Self::OAuthMetadata
+            | Self::OpenIdConfiguration => "GET",
+            Self::UserInfo => "GET, HEAD, OPTIONS",
+            Self::User => "GET, PUT, PATCH, HEAD, OPTIONS",
+            Self::Sessions | Self::UserEvents => "GET, HEAD, OPTIONS",
+            // dj-rest-auth's own headers: these views define `get` only to refuse it.
+            Self::Logout => "GET, POST, HEAD, OPTIONS",
+            Self::VerifyEmail => "POST, OPTIONS, HEAD",
             _ => "POST, OPTIONS",
         }
     }
 
     /// Whether `method` is served (OPTIONS included where the route answers it).
     pub fn accepts(self, method: &str) -> bool {
-        self.allow().split(", ").any(|m| m == method)
+        match self {
+            Self::Logout | Self::VerifyEmail => matches!(method, "POST" | "OPTIONS"),
+            _ => self.allow().split(", ").any(|m| m == method),
+        }
     }
 
     /// How the route is served.
@@ -178,6 +317,24 @@ impl Route {
             Self::TokenVerify => Kind::Public(Public::TokenVerify),
             Self::TokenBlacklist => Kind::Public(Public::TokenBlacklist),
             Self::Jwks => Kind::Public(Public::Jwks),
+            Self::Login => Kind::Public(Public::Login),
+            Self::Logout => Kind::Public(Public::Logout),
+            Self::Registration => Kind::Public(Public::Registration),
+            Self::VerifyEmail => Kind::Public(Public::VerifyEmail),
+            Self::ResendEmail => Kind::Public(Public::ResendEmail),
+            Self::PasswordReset => Kind::Public(Public::PasswordReset),
+            Self::PasswordResetConfirm => Kind::Public(Public::PasswordResetConfirm),
+            Self::User => Kind::Protected(Protected::User),
+            Self::UserDelete => Kind::Protected(Protected::UserDelete),
+            Self::UserEvents => Kind::Protected(Protected::UserEvents),
+            Self::PasswordChange => Kind::Protected(Protected::PasswordChange),
+            Self::Sessions => Kind::Protected(Protected::Sessions),
+            Self::SessionRevoke => Kind::Protected(Protected::SessionRevoke),
+            Self::SessionsRevokeOthers => Kind::Protected(Protected::SessionsRevokeOthers),
+            Self::OAuthMetadata | Self::OpenIdConfiguration => Kind::Public(Public::Discovery),
+            Self::UserInfo => Kind::Protected(Protected::UserInfo),
+            Self::TokenRevoke => Kind::Public(Public::TokenRevoke),
+            Self::TokenIntrospect => Kind::Public(Public::TokenIntrospect),
         }
     }
 
@@ -187,9 +344,17 @@ impl Route {
             let field = FieldMetadata {
                 kind,
                 required: true,
-                read_only: false,
                 label,
                 max_length,
+                ..FieldMetadata::default()
+            };
+            (name, field)
+        };
+        let optional = |name, kind, label| {
+            let field = FieldMetadata {
+                kind,
+                label,
+                ..FieldMetadata::default()
             };
             (name, field)
         };
@@ -221,10 +386,9 @@ impl Route {
                         "access",
                         FieldMetadata {
                             kind: "string",
-                            required: false,
                             read_only: true,
                             label: "Access",
-                            max_length: None,
+                            ..FieldMetadata::default()
                         },
                     ),
                 ],
@@ -244,6 +408,113 @@ impl Route {
             Self::Jwks => ("JWKS", "", vec![]),
             Self::OpenApi => ("OpenAPI", "", vec![]),
             Self::Demo => ("Demo", "", vec![]),
+            Self::Login => (
+                "Login",
+                "Check the credentials and return the REST Token\nif the credentials are valid and authenticated.\nCalls Django Auth login method to register User ID\nin Django session framework\n\nAccept the following POST parameters: username, password\nReturn the REST Framework Token Object's key.",
+                vec![
+                    optional("username", "string", "Username"),
+                    optional("email", "email", "Email"),
+                    field("password", "string", "Password", None),
+                ],
+            ),
+            Self::Logout => (
+                "Logout",
+                "Calls Django logout method and delete the Token object\nassigned to the current User object.\n\nAccepts/Returns nothing.",
+                vec![],
+            ),
+            Self::Registration => (
+                "Register",
+                "Registers a new user.\n\nAccepts the following POST parameters: username, email, password1, password2.",
+                vec![
+                    (
+                        "username",
+                        FieldMetadata {
+                            kind: "string",
+                            required: true,
+                            label: "Username",
+                            min_length: Some(1),
+                            max_length: Some(100),
+                            ..FieldMetadata::default()
+                        },
+                    ),
+                    field("email", "email", "Email", None),
+                    field("password1", "string", "Password1", None),
+                    field("password2", "string", "Password2", None),
+                ],
+            ),
+            Self::VerifyEmail => (
+                "Verify Email",
+                "Verifies the email associated with the provided key.\n\nAccepts the following POST parameter: key.",
+                vec![field("key", "string", "Key", None)],
+            ),
+            Self::ResendEmail => (
+                "Resend Email Verification",
+                "Resends another email to an unverified email.\n\nAccepts the following POST parameter: email.",
+                vec![field("email", "email", "Email", None)],
+            ),
+            Self::User => ("User Details", "Reads and updates UserModel fields\nAccepts GET, PUT, PATCH methods.\n\nDefault accepted fields: username, first name, last name\nDefault display fields: pk, username, email, first name, last name\nRead-only fields: pk, email\n\nReturns UserModel fields.", vec![]),
+            Self::UserDelete => (
+                "User Delete",
+                "",
+                vec![field("password", "string", "Password", None)],
+            ),
+            Self::UserEvents => ("User Events", "", vec![]),
+            Self::PasswordChange => (
+                "Password Change",
+                "Calls Django Auth SetPasswordForm save method.\n\nAccepts the following POST parameters: new_password1, new_password2\nReturns the success/fail message.",
+                vec![
+                    field("old_password", "string", "Old password", Some(128)),
+                    field("new_password1", "string", "New password1", Some(128)),
+                    field("new_password2", "string", "New password2", Some(128)),
+                ],
+            ),
+            Self::PasswordReset => (
+                "Password Reset",
+                "Calls Django Auth PasswordResetForm save method.\n\nAccepts the following POST parameters: email\nReturns the success/fail message.",
+                vec![field("email", "email", "Email", None)],
+            ),
+            Self::PasswordResetConfirm => (
+                "Password Reset Confirm",
+                "Password reset e-mail link is confirmed, therefore\nthis resets the user's password.\n\nAccepts the following POST parameters: token, uid,\n    new_password1, new_password2\nReturns the success/fail message.",
+                vec![
+                    field("new_password1", "string", "New password1", Some(128)),
+                    field("new_password2", "string", "New password2", Some(128)),
+                    field("uid", "string", "Uid", None),
+                    field("token", "string", "Token", None),
+                ],
+            ),
+            Self::Sessions => ("Sessions", "", vec![]),
+            Self::SessionRevoke => ("Session Revoke", "", vec![]),
+            Self::SessionsRevokeOthers => ("Sessions Revoke Others", "", vec![]),
+            Self::OAuthMetadata | Self::OpenIdConfiguration => ("Discovery", "", vec![]),
+            Self::UserInfo => ("User Info", "", vec![]),
+            Self::TokenRevoke => (
+                "Token Revoke",
+                "RFC 7009: revokes a refresh token's login or an access token's session.",
+                vec![
+                    field("token", "string", "Token", None),
+                    optional("token_type_hint", "string", "Token type hint"),
+                ],
+            ),
+            Self::TokenIntrospect => (
+                "Token Introspect",
+                "RFC 7662: whether a token is active, and its claims.",
+                vec![
+                    field("token", "string", "Token", None),
+                    optional("token_type_hint", "string", "Token type hint"),
+                ],
+            ),
+        };
+        let actions = if self == Self::User {
+            Some(Actions {
+                post: None,
+                put: Some(Ordered(user_fields())),
+            })
+        } else {
+            (!fields.is_empty()).then_some(Actions {
+                post: Some(Ordered(fields)),
+                put: None,
+            })
         };
         let metadata = Metadata {
             name,
@@ -254,12 +525,53 @@ impl Route {
                 "application/x-www-form-urlencoded",
                 "multipart/form-data",
             ],
-            actions: (!fields.is_empty()).then_some(Actions {
-                post: Ordered(fields),
-            }),
+            actions,
         };
         crate::contract::reply::to_json(&metadata)
     }
+}
+
+/// The fields `/user/` takes by PUT (dj-rest-auth's `UserDetailsSerializer`).
+fn user_fields() -> Vec<(&'static str, FieldMetadata)> {
+    let text = |label, required, max_length, help_text| FieldMetadata {
+        kind: "string",
+        required,
+        label,
+        help_text,
+        max_length: Some(max_length),
+        ..FieldMetadata::default()
+    };
+    vec![
+        (
+            "pk",
+            FieldMetadata {
+                kind: "integer",
+                read_only: true,
+                label: "ID",
+                ..FieldMetadata::default()
+            },
+        ),
+        (
+            "username",
+            text(
+                "Username",
+                true,
+                100,
+                Some("Required. 100 characters or fewer."),
+            ),
+        ),
+        (
+            "email",
+            FieldMetadata {
+                kind: "email",
+                read_only: true,
+                label: "Email address",
+                ..FieldMetadata::default()
+            },
+        ),
+        ("first_name", text("First name", false, 150, None)),
+        ("last_name", text("Last name", false, 150, None)),
+    ]
 }
 
 #[cfg(test)]

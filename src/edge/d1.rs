@@ -12,9 +12,12 @@ use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, D1Result, Env};
 
 use super::env;
 use crate::domain::accounts::{NewUser, User};
+use crate::domain::events::{self, Client, Event, EventRow, NewEvent};
 use crate::domain::passwords::PasswordHash;
+use crate::domain::recovery;
 use crate::domain::store::{
-    Cleaned, LoginRecord, Presented, RevokedToken, Store, StoreError, TokenState,
+    Cleaned, Liveness, LoginRecord, PasswordReplacement, Presented, Profile, RevokedToken,
+    SessionRow, Sessions, Store, StoreError, TokenState,
 };
 use crate::domain::throttle::{Buckets, Counted};
 use crate::domain::tokens::Issued;
@@ -87,25 +90,61 @@ struct StateRow {
     family: String,
     started_at: Option<i64>,
     active: Option<i64>,
+    valid_after: Option<i64>,
 }
+
+/// The columns of a [`UserRow`].
+const USER: &str = "SELECT id, email, username, first_name, last_name, password, is_active, \
+                    email_verified, tokens_valid_after, last_login FROM users";
 
 #[derive(Deserialize)]
 struct UserRow {
     id: i64,
+    email: String,
     username: String,
+    first_name: String,
+    last_name: String,
     password: String,
     is_active: i64,
+    email_verified: i64,
+    tokens_valid_after: i64,
+    last_login: Option<String>,
 }
 
 impl From<UserRow> for User {
     fn from(row: UserRow) -> Self {
         Self {
             id: row.id,
+            email: row.email,
             username: row.username,
+            first_name: row.first_name,
+            last_name: row.last_name,
             password: PasswordHash::from_stored(row.password),
             is_active: row.is_active != 0,
+            email_verified: row.email_verified != 0,
+            tokens_valid_after: row.tokens_valid_after,
+            last_login: row.last_login,
         }
     }
+}
+
+/// A revoked token with its family, to count the sessions a revocation ended.
+#[derive(Deserialize)]
+struct RevokedInFamily {
+    family: String,
+    jti: String,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+/// The number of changed rows of a statement.
+fn changes(result: &D1Result) -> usize {
+    result
+        .meta()
+        .ok()
+        .flatten()
+        .and_then(|m| m.changes)
+        .unwrap_or(0)
 }
 
 fn rows<T: for<'a> Deserialize<'a>>(
@@ -197,12 +236,61 @@ impl<'a> D1Store<'a> {
     /// A statement that records a valid refresh token this database has no row for (issued
     /// before its row could be written, or by another deployment sharing the keys) as the
     /// first of its own family, so that every later decision has a row to work on.
+    /// A token of a user that no longer exists is not recorded: deleting a user leaves no row
+    /// of theirs, whatever they present later.
     fn adopt(&self, token: Presented<'_>) -> Result<D1PreparedStatement, StoreError> {
         self.statement(
-            "INSERT INTO refresh_tokens (jti, family, user_id, expires_at) VALUES (?1, ?1, ?2, ?3) \
+            "INSERT INTO refresh_tokens (jti, family, user_id, expires_at) \
+             SELECT ?1, ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2) \
              ON CONFLICT (jti) DO NOTHING",
             &[text(token.jti), int(token.user_id), int(token.exp)],
         )
+    }
+
+    /// Records an event and trims the user's events to the newest
+    /// [`events::KEPT_PER_USER`]. `only_if`: an SQL condition (with its own parameters
+    /// numbered from ?7) that must hold for the event to be recorded.
+    fn event_statements(
+        &self,
+        event: &NewEvent<'_>,
+        only_if: Option<(&str, &[JsValue])>,
+    ) -> Result<Vec<D1PreparedStatement>, StoreError> {
+        let client = event.client;
+        let (condition, extra) = only_if.unwrap_or(("1", &[]));
+        let mut params = vec![
+            int(event.user_id),
+            text(event.event.name()),
+            int(event.at),
+            text(&client.ip),
+            text(&client.country),
+            text(&client.user_agent),
+        ];
+        params.extend_from_slice(extra);
+        Ok(vec![
+            self.statement(
+                &format!(
+                    "INSERT INTO security_events (user_id, event, at, ip, country, user_agent) \
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE {condition}"
+                ),
+                &params,
+            )?,
+            self.statement(
+                "DELETE FROM security_events WHERE user_id = ?1 AND id <= ( \
+                 SELECT id FROM security_events WHERE user_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                &[int(event.user_id), int(events::KEPT_PER_USER)],
+            )?,
+        ])
+    }
+
+    async fn user_where(
+        &self,
+        operation: &str,
+        condition: &str,
+        param: JsValue,
+    ) -> Result<Option<User>, StoreError> {
+        let statement = self.statement(&format!("{USER} WHERE {condition}"), &[param])?;
+        let rows: Vec<UserRow> = self.query(operation, statement).await?;
+        Ok(rows.into_iter().next().map(User::from))
     }
 
     /// Statements giving back the failures [`Store::begin_login`] counted, forgetting
@@ -237,28 +325,303 @@ impl Store for D1Store<'_> {
         Ok(!rows.is_empty())
     }
 
-    async fn insert_user(&self, user: &NewUser, now: i64) -> Result<(), StoreError> {
+    async fn insert_user(&self, user: &NewUser, now: i64) -> Result<i64, StoreError> {
         let statement = self.statement(
-            "INSERT INTO users (email, username, password, is_active, date_joined) \
-             VALUES (?1, ?2, ?3, 1, datetime(?4, 'unixepoch'))",
+            "INSERT INTO users (email, username, password, is_active, date_joined, email_verified) \
+             VALUES (?1, ?2, ?3, 1, datetime(?4, 'unixepoch'), ?5) RETURNING id",
             &[
                 text(&user.email),
                 text(&user.username),
                 text(user.password.as_str()),
                 int(now),
+                int(i64::from(user.email_verified)),
             ],
         )?;
-        self.batch("registration", vec![statement]).await?;
-        Ok(())
+        #[derive(Deserialize)]
+        struct Row {
+            id: i64,
+        }
+        let row: Row = self
+            .query("registration", statement)
+            .await?
+            .pop()
+            .ok_or_else(|| missing_row("registration"))?;
+        Ok(row.id)
     }
 
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        self.user_where("user lookup", "id = ?1", int(id)).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        self.user_where("user lookup", "email = ?1 COLLATE NOCASE", text(email))
+            .await
+    }
+
+    async fn last_login_at(&self, user_id: i64) -> Result<Option<i64>, StoreError> {
         let statement = self.statement(
-            "SELECT id, username, password, is_active FROM users WHERE id = ?1",
-            &[int(id)],
+            "SELECT MAX(created_at) AS at FROM sessions WHERE user_id = ?1",
+            &[int(user_id)],
         )?;
-        let rows: Vec<UserRow> = self.query("user lookup", statement).await?;
-        Ok(rows.into_iter().next().map(User::from))
+        #[derive(Deserialize)]
+        struct Row {
+            at: Option<i64>,
+        }
+        let rows: Vec<Row> = self.query("session lookup", statement).await?;
+        Ok(rows.into_iter().next().and_then(|row| row.at))
+    }
+
+    async fn update_profile(&self, user_id: i64, profile: &Profile) -> Result<bool, StoreError> {
+        let statement = self.statement(
+            "UPDATE users SET username = ?2, first_name = ?3, last_name = ?4 WHERE id = ?1 \
+             RETURNING id",
+            &[
+                int(user_id),
+                text(&profile.username),
+                text(&profile.first_name),
+                text(&profile.last_name),
+            ],
+        )?;
+        let rows: Vec<AnyRow> = self.query("profile update", statement).await?;
+        Ok(!rows.is_empty())
+    }
+
+    async fn replace_password(
+        &self,
+        replacement: &PasswordReplacement<'_>,
+    ) -> Result<Option<Vec<RevokedToken>>, StoreError> {
+        let (user_id, new) = (int(replacement.user_id), text(replacement.new.as_str()));
+        let now = int(replacement.now);
+        // Every statement after the first acts only if the first stored this new hash (its
+        // salt makes it unique): the batch is all or nothing either way.
+        let replaced = "EXISTS (SELECT 1 FROM users WHERE id = ?1 AND password = ?2)";
+        let mut statements = vec![
+            self.statement(
+                "UPDATE users SET password = ?2, tokens_valid_after = ?4 \
+                 WHERE id = ?1 AND password = ?3 RETURNING id",
+                &[
+                    user_id.clone(),
+                    new.clone(),
+                    text(replacement.expected.as_str()),
+                    now.clone(),
+                ],
+            )?,
+            self.statement(
+                &format!(
+                    "UPDATE refresh_tokens SET revoked_at = ?3 \
+                     WHERE user_id = ?1 AND revoked_at IS NULL AND {replaced} \
+                     RETURNING jti, expires_at, used_at"
+                ),
+                &[user_id.clone(), new.clone(), now],
+            )?,
+        ];
+        statements.extend(self.event_statements(
+            &replacement.event,
+            Some((
+                "EXISTS (SELECT 1 FROM users WHERE id = ?1 AND password = ?7)",
+                std::slice::from_ref(&new),
+            )),
+        )?);
+        if let Some(buckets) = replacement.forget {
+            let client = buckets.client.as_deref().unwrap_or(&buckets.account);
+            statements.push(self.statement(
+                &format!("DELETE FROM login_failures WHERE bucket IN (?3, ?4) AND {replaced}"),
+                &[user_id, new, text(&buckets.account), text(client)],
+            )?);
+        }
+        let results = self.batch("password change", statements).await?;
+        let done: Vec<AnyRow> = rows("password change", &results[0])?;
+        if done.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(rows("password change", &results[1])?))
+    }
+
+    async fn delete_user(&self, user_id: i64, now: i64) -> Result<Vec<RevokedToken>, StoreError> {
+        let id = [int(user_id)];
+        let statements = vec![
+            self.statement(
+                "UPDATE refresh_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL \
+                 RETURNING jti, expires_at, used_at",
+                &[int(user_id), int(now)],
+            )?,
+            self.statement("DELETE FROM refresh_tokens WHERE user_id = ?1", &id)?,
+            self.statement("DELETE FROM sessions WHERE user_id = ?1", &id)?,
+            self.statement("DELETE FROM security_events WHERE user_id = ?1", &id)?,
+            self.statement("DELETE FROM users WHERE id = ?1", &id)?,
+        ];
+        let results = self.batch("account deletion", statements).await?;
+        rows("account deletion", &results[0])
+    }
+
+    async fn verify_email(&self, user_id: i64, event: &NewEvent<'_>) -> Result<bool, StoreError> {
+        let mut statements = vec![self.statement(
+            "UPDATE users SET email_verified = 1 WHERE id = ?1 AND email_verified = 0 RETURNING id",
+            &[int(user_id)],
+        )?];
+        statements.extend(self.event_statements(event, None)?);
+        // The event is recorded only with the change: checked before the batch runs it.
+        let results = self
+            .batch("e-mail verification", statements[..1].to_vec())
+            .await?;
+        let verified = !rows::<AnyRow>("e-mail verification", &results[0])?.is_empty();
+        if verified {
+            self.batch("e-mail verification", statements[1..].to_vec())
+                .await?;
+        }
+        Ok(verified)
+    }
+
+    async fn sessions_of(&self, user_id: i64, now: i64) -> Result<Vec<SessionRow>, StoreError> {
+        let statement = self.statement(
+            "SELECT s.id, s.created_at, s.refreshed_at, t.expires_at, s.user_agent, s.ip, s.country \
+             FROM refresh_tokens t JOIN sessions s ON s.id = t.family \
+             WHERE t.user_id = ?1 AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > ?2 \
+             ORDER BY s.created_at DESC, s.id DESC",
+            &[int(user_id), int(now)],
+        )?;
+        self.query("session list", statement).await
+    }
+
+    async fn revoke_sessions(
+        &self,
+        user_id: i64,
+        which: Sessions<'_>,
+        now: i64,
+        client: &Client,
+    ) -> Result<Vec<RevokedToken>, StoreError> {
+        let (operator, id) = match which {
+            Sessions::One(id) => ("=", id),
+            Sessions::AllBut(id) => ("!=", id),
+        };
+        let statement = self.statement(
+            &format!(
+                "UPDATE refresh_tokens SET revoked_at = ?3 \
+                 WHERE user_id = ?1 AND revoked_at IS NULL AND family IN ( \
+                 SELECT family FROM refresh_tokens WHERE user_id = ?1 AND family {operator} ?2 \
+                 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?3) \
+                 RETURNING family, jti, expires_at, used_at"
+            ),
+            &[int(user_id), text(id), int(now)],
+        )?;
+        let revoked: Vec<RevokedInFamily> = self.query("session revocation", statement).await?;
+        let mut families: Vec<&str> = revoked.iter().map(|r| r.family.as_str()).collect();
+        families.sort_unstable();
+        families.dedup();
+        let event = NewEvent {
+            user_id,
+            event: Event::SessionRevoked,
+            at: now,
+            client,
+        };
+        let mut statements = Vec::new();
+        for _ in &families {
+            statements.extend(self.event_statements(&event, None)?);
+        }
+        if !statements.is_empty() {
+            self.batch("session revocation", statements).await?;
+        }
+        Ok(revoked
+            .into_iter()
+            .map(|r| RevokedToken {
+                jti: r.jti,
+                expires_at: r.expires_at,
+                used_at: r.used_at,
+            })
+            .collect())
+    }
+
+    async fn liveness(
+        &self,
+        user_id: i64,
+        sid: Option<&str>,
+        jti: Option<&str>,
+        now: i64,
+    ) -> Result<Liveness, StoreError> {
+        let optional = |value: Option<&str>| value.map_or(JsValue::NULL, text);
+        let statement = self.statement(
+            &format!(
+                "SELECT *, \
+                 (?2 IS NULL OR EXISTS (SELECT 1 FROM refresh_tokens WHERE family = ?2 AND user_id = ?1 \
+                 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?4)) AS session_live, \
+                 (?3 IS NULL OR EXISTS (SELECT 1 FROM refresh_tokens WHERE jti = ?3 \
+                 AND used_at IS NULL AND revoked_at IS NULL)) AS token_live \
+                 FROM ({USER} WHERE id = ?1)"
+            ),
+            &[int(user_id), optional(sid), optional(jti), int(now)],
+        )?;
+        #[derive(Deserialize)]
+        struct Row {
+            #[serde(flatten)]
+            user: UserRow,
+            session_live: i64,
+            token_live: i64,
+        }
+        let rows: Vec<Row> = self.query("introspection", statement).await?;
+        Ok(match rows.into_iter().next() {
+            None => Liveness {
+                user: None,
+                session_live: false,
+                token_live: false,
+            },
+            Some(row) => Liveness {
+                user: Some(User::from(row.user)),
+                session_live: row.session_live != 0,
+                token_live: row.token_live != 0,
+            },
+        })
+    }
+
+    async fn record_event(&self, event: &NewEvent<'_>) -> Result<(), StoreError> {
+        let statements = self.event_statements(event, None)?;
+        self.batch("security event", statements).await?;
+        Ok(())
+    }
+
+    async fn events_of(&self, user_id: i64, limit: i64) -> Result<Vec<EventRow>, StoreError> {
+        let statement = self.statement(
+            "SELECT event, at, ip, country, user_agent FROM security_events \
+             WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
+            &[int(user_id), int(limit)],
+        )?;
+        self.query("security events", statement).await
+    }
+
+    async fn take_mail_quota(
+        &self,
+        buckets: &[(&str, i64)],
+        window: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        // One bucket stands twice when there is no client bucket.
+        let (first, second) = match buckets {
+            [] => return Ok(true),
+            [one] => (*one, *one),
+            [one, two, ..] => (*one, *two),
+        };
+        let mut statements = Vec::new();
+        for (bucket, _) in [first, second] {
+            statements.push(self.statement(
+                "INSERT INTO mail_quota (bucket, window_start, sent) VALUES (?1, ?2, 0) \
+                 ON CONFLICT (bucket) DO UPDATE SET \
+                 sent = CASE WHEN window_start + ?3 <= ?2 THEN 0 ELSE sent END, \
+                 window_start = CASE WHEN window_start + ?3 <= ?2 THEN ?2 ELSE window_start END",
+                &[text(bucket), int(now), int(window)],
+            )?);
+        }
+        statements.push(self.statement(
+            "UPDATE mail_quota SET sent = sent + 1 WHERE bucket IN (?1, ?2) AND NOT EXISTS ( \
+             SELECT 1 FROM mail_quota WHERE (bucket = ?1 AND sent >= ?3) OR (bucket = ?2 AND sent >= ?4)) \
+             RETURNING bucket",
+            &[
+                text(first.0),
+                text(second.0),
+                int(first.1),
+                int(second.1),
+            ],
+        )?);
+        let results = self.batch("mail quota", statements).await?;
+        Ok(!rows::<AnyRow>("mail quota", &results[2])?.is_empty())
     }
 
     async fn begin_login(
@@ -279,7 +642,7 @@ impl Store for D1Store<'_> {
             )
         };
         let lookup = self.statement(
-            "SELECT id, username, password, is_active FROM users WHERE email = ?1 COLLATE NOCASE",
+            &format!("{USER} WHERE email = ?1 COLLATE NOCASE"),
             &[text(email)],
         )?;
         let mut statements = buckets.keys().map(upsert).collect::<Result<Vec<_>, _>>()?;
@@ -325,8 +688,16 @@ impl Store for D1Store<'_> {
                 &[text(&refresh.jti), int(user.id), int(refresh.exp)],
             )?,
             self.statement(
-                "INSERT INTO sessions (id, user_id, created_at) VALUES (?1, ?2, ?3)",
-                &[text(&refresh.jti), int(user.id), int(refresh.iat)],
+                "INSERT INTO sessions (id, user_id, created_at, user_agent, ip, country) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &[
+                    text(&refresh.jti),
+                    int(user.id),
+                    int(refresh.iat),
+                    text(&record.client.user_agent),
+                    text(&record.client.ip),
+                    text(&record.client.country),
+                ],
             )?,
             // The session cap: a live family has exactly one unused, unrevoked, unexpired
             // token, the one its last refresh issued; keep the most recent ones.
@@ -344,7 +715,16 @@ impl Store for D1Store<'_> {
                 ],
             )?,
         ];
-        statements.extend(self.release_statements(record.buckets)?);
+        if let Some(buckets) = record.buckets {
+            statements.extend(self.release_statements(buckets)?);
+        }
+        let login = NewEvent {
+            user_id: user.id,
+            event: Event::Login,
+            at: refresh.iat,
+            client: record.client,
+        };
+        statements.extend(self.event_statements(&login, None)?);
         if record.stamp_last_login {
             statements.push(self.statement(
                 "UPDATE users SET last_login = datetime(?2, 'unixepoch') WHERE id = ?1",
@@ -383,15 +763,27 @@ impl Store for D1Store<'_> {
             self.statement(
                 "UPDATE refresh_tokens SET used_at = ?2, successor = ?3 \
                  WHERE jti = ?1 AND used_at IS NULL AND revoked_at IS NULL \
-                 AND EXISTS (SELECT 1 FROM users WHERE id = refresh_tokens.user_id AND is_active = 1) \
+                 AND EXISTS (SELECT 1 FROM users WHERE id = refresh_tokens.user_id AND is_active = 1 \
+                 AND tokens_valid_after <= ?5) \
                  AND (SELECT created_at FROM sessions WHERE id = refresh_tokens.family) > ?4 \
                  RETURNING jti",
-                &[text(old.jti), int(now), text(&new.jti), int(started_after)],
+                &[
+                    text(old.jti),
+                    int(now),
+                    text(&new.jti),
+                    int(started_after),
+                    int(old.iat),
+                ],
             )?,
             self.statement(
                 "INSERT INTO refresh_tokens (jti, family, user_id, expires_at) \
                  SELECT ?2, family, user_id, ?3 FROM refresh_tokens WHERE jti = ?1 AND successor = ?2",
                 &[text(old.jti), text(&new.jti), int(new.exp)],
+            )?,
+            self.statement(
+                "UPDATE sessions SET refreshed_at = ?3 WHERE id = \
+                 (SELECT family FROM refresh_tokens WHERE jti = ?1 AND successor = ?2)",
+                &[text(old.jti), text(&new.jti), int(now)],
             )?,
         ];
         let results = self.batch("rotation", statements).await?;
@@ -405,21 +797,31 @@ impl Store for D1Store<'_> {
             self.statement(
                 "SELECT used_at, revoked_at, family, \
                  (SELECT created_at FROM sessions WHERE id = refresh_tokens.family) AS started_at, \
-                 (SELECT is_active FROM users WHERE id = refresh_tokens.user_id) AS active \
+                 (SELECT is_active FROM users WHERE id = refresh_tokens.user_id) AS active, \
+                 (SELECT tokens_valid_after FROM users WHERE id = refresh_tokens.user_id) AS valid_after \
                  FROM refresh_tokens WHERE jti = ?1",
                 &[text(token.jti)],
             )?,
         ];
         let results = self.batch("token state", statements).await?;
-        let row: StateRow = rows("token state", &results[1])?
-            .pop()
-            .ok_or_else(|| missing_row("token state"))?;
+        // No row: the token's user does not exist, so it was not adopted.
+        let Some(row) = rows::<StateRow>("token state", &results[1])?.pop() else {
+            return Ok(TokenState {
+                used_at: None,
+                revoked_at: None,
+                family: token.jti.to_owned(),
+                started_at: None,
+                active: None,
+                tokens_valid_after: 0,
+            });
+        };
         Ok(TokenState {
             used_at: row.used_at,
             revoked_at: row.revoked_at,
             family: row.family,
             started_at: row.started_at,
             active: row.active.map(|active| active != 0),
+            tokens_valid_after: row.valid_after.unwrap_or(0),
         })
     }
 
@@ -459,13 +861,19 @@ impl Store for D1Store<'_> {
         Ok((was_live, all))
     }
 
-    async fn revoke_user(&self, user_id: i64, now: i64) -> Result<Vec<RevokedToken>, StoreError> {
-        let statement = self.statement(
+    async fn revoke_user(
+        &self,
+        user_id: i64,
+        event: &NewEvent<'_>,
+    ) -> Result<Vec<RevokedToken>, StoreError> {
+        let mut statements = vec![self.statement(
             "UPDATE refresh_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL \
              RETURNING jti, expires_at, used_at",
-            &[int(user_id), int(now)],
-        )?;
-        self.query("logout everywhere", statement).await
+            &[int(user_id), int(event.at)],
+        )?];
+        statements.extend(self.event_statements(event, None)?);
+        let results = self.batch("logout everywhere", statements).await?;
+        rows("logout everywhere", &results[0])
     }
 
     async fn delete_expired(
@@ -488,20 +896,22 @@ impl Store for D1Store<'_> {
                 "DELETE FROM login_failures WHERE window_start <= ?1",
                 &[int(now - window)],
             )?,
+            self.statement(
+                "DELETE FROM security_events WHERE at <= ?1",
+                &[int(now - events::KEPT_SECONDS)],
+            )?,
+            self.statement(
+                "DELETE FROM mail_quota WHERE window_start <= ?1",
+                &[int(now - recovery::MAIL_WINDOW_SECONDS)],
+            )?,
         ];
         let results = self.batch("cleanup", statements).await?;
-        let changes = |result: &D1Result| {
-            result
-                .meta()
-                .ok()
-                .flatten()
-                .and_then(|m| m.changes)
-                .unwrap_or(0)
-        };
         Ok(Cleaned {
             refresh_tokens: changes(&results[0]),
             sessions: changes(&results[1]),
             throttle_windows: changes(&results[2]),
+            events: changes(&results[3]),
+            mail_windows: changes(&results[4]),
         })
     }
 }

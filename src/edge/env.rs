@@ -6,6 +6,8 @@
 //! | `DB` | D1 database | users, refresh tokens, login failures (`schema.sql`) |
 //! | `DENYLIST` | KV namespace | revoked refresh-token jtis |
 //! | `JWT_SIGNING_KEYS` | secret | Ed25519 private JWKs (docs/contract.md §9) |
+//! | `SECRET_KEY` | secret | HMAC key of reset tokens and e-mail keys (docs/accounts.md §1) |
+//! | `INTROSPECTION_SECRETS` | secret | comma-separated bearer secrets of `/token/introspect/` callers |
 //! | every name of [`Settings`] | var | tunables, defaults in `wrangler.toml` |
 //!
 //! Settings and keys are parsed once per isolate. A configuration error is answered with the
@@ -28,7 +30,14 @@ const KV_BINDING: &str = "DENYLIST";
 pub struct Config {
     pub settings: Settings,
     keys: Result<Keyring, KeyError>,
+    /// `SECRET_KEY`: the HMAC key of reset tokens and e-mail keys (Django's).
+    secret_key: Option<Secret>,
+    /// `INTROSPECTION_SECRETS`: the bearer secrets of resource servers that may introspect.
+    introspection_secrets: Vec<Secret>,
 }
+
+/// The secret that keys reset tokens and e-mail verification keys.
+const SECRET_KEY: &str = "SECRET_KEY";
 
 static CONFIG: OnceLock<Result<Config, SettingsError>> = OnceLock::new();
 
@@ -41,7 +50,27 @@ pub fn load(env: &Env) -> Result<&'static Config, ApiError> {
             .ok()
             .map(|s| Secret::new(s.to_string()));
         let keys = Keyring::parse(secret.as_ref(), settings.signing_kid.as_deref());
-        Ok(Config { settings, keys })
+        let secret_key = env
+            .secret(SECRET_KEY)
+            .ok()
+            .map(|s| s.to_string())
+            .filter(|s| !s.is_empty())
+            .map(Secret::new);
+        let introspection_secrets = env
+            .secret("INTROSPECTION_SECRETS")
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(Secret::new)
+            .collect();
+        Ok(Config {
+            settings,
+            keys,
+            secret_key,
+            introspection_secrets,
+        })
     });
     config
         .as_ref()
@@ -49,6 +78,26 @@ pub fn load(env: &Env) -> Result<&'static Config, ApiError> {
 }
 
 impl Config {
+    /// Whether `presented` is one of `INTROSPECTION_SECRETS` (compared in constant time per
+    /// secret); never with none configured.
+    pub fn may_introspect(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.introspection_secrets
+            .iter()
+            .any(|secret| bool::from(secret.expose().as_bytes().ct_eq(presented.as_bytes())))
+    }
+
+    /// `SECRET_KEY`, or the contract's 500 with a cause saying how to set it (only the routes
+    /// that need it fail without it).
+    pub fn secret_key(&self) -> Result<&Secret, ApiError> {
+        self.secret_key.as_ref().ok_or_else(|| {
+            ApiError::Internal(format!(
+                "configuration error: secret {SECRET_KEY} is not set; it keys password-reset and e-mail links \
+                 (set it with `wrangler secret put {SECRET_KEY}`, or in .dev.vars locally; `make dev` writes one)"
+            ))
+        })
+    }
+
     /// The signing keys, or the contract's 500 with a cause saying how to fix them.
     pub fn keys(&self) -> Result<&Keyring, ApiError> {
         self.keys

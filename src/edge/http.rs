@@ -12,6 +12,7 @@ use crate::contract::body::{self, BodyError, Fields, MAX_BODY_BYTES};
 use crate::contract::error::ApiError;
 use crate::contract::reply::Reply;
 use crate::contract::routes;
+use crate::domain::events::Client;
 
 fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
@@ -42,9 +43,23 @@ pub fn authorization(req: &Request) -> Option<String> {
     header(req, "Authorization")
 }
 
-/// The client's address as Cloudflare reports it (`CF-Connecting-IP`).
-pub fn client_ip(req: &Request) -> Option<String> {
-    header(req, "CF-Connecting-IP")
+/// What the request tells about its client: `CF-Connecting-IP`, `CF-IPCountry` and
+/// `User-Agent`.
+pub fn client(req: &Request) -> Client {
+    Client::new(
+        header(req, "CF-Connecting-IP").as_deref(),
+        header(req, "CF-IPCountry").as_deref(),
+        header(req, "User-Agent").as_deref(),
+    )
+}
+
+/// The request's origin (`scheme://host[:port]`), the base of links in mails when
+/// `FRONTEND_URL` is unset.
+pub fn origin(req: &Request) -> String {
+    let url = req.url();
+    let host = url.find("://").map_or(0, |i| i + 3);
+    let end = url[host..].find('/').map_or(url.len(), |i| host + i);
+    url[..end].to_owned()
 }
 
 /// How much of an oversized body is read and discarded before answering 413, so that the
