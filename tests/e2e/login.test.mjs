@@ -39,7 +39,7 @@ test("login tokens carry the contract's header and claims, in order", async () =
     assert.equal(header.typ, "JWT");
     assert.equal(header.alg, "EdDSA");
     assert.equal(header.kid.length, 43);
-    assert.deepEqual(Object.keys(payload), ["token_type", "exp", "iat", "jti", "user_id"]);
+    assert.deepEqual(Object.keys(payload), ["token_type", "exp", "iat", "jti", "user_id", "sid"]);
     assert.equal(payload.token_type, type);
     assert.equal(payload.exp - payload.iat, lifetime);
     assert.ok(Math.abs(payload.iat - before) <= 5);
@@ -48,6 +48,9 @@ test("login tokens carry the contract's header and claims, in order", async () =
   }
   assert.notEqual(decode(access).payload.jti, decode(refresh).payload.jti);
   assert.equal(decode(access).payload.user_id, decode(refresh).payload.user_id);
+  // docs/contract.md §3.1: the login's session, the first refresh token's jti.
+  assert.equal(decode(access).payload.sid, decode(refresh).payload.jti);
+  assert.equal(decode(refresh).payload.sid, decode(refresh).payload.jti);
 });
 
 test("the e-mail is looked up in any letter case and may be trimmed", async () => {

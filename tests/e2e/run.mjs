@@ -12,12 +12,21 @@ import { startWorker, testKeyJwk, thumbprint } from "./worker.mjs";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const key = testKeyJwk();
 const signingKeys = JSON.stringify([key]);
+// Django's SECRET_KEY of the tests: the Django checks compute links with it.
+const secretKey = "edge-auth-e2e-secret-key-not-for-production";
 // A key rollover in progress: the old key is still listed, the new one signs.
 const [oldKey, newKey] = [testKeyJwk(), testKeyJwk()];
 
 // Each entry: the environment variable the tests read, and the worker's configuration.
 const configurations = {
-  E2E_MAIN: { vars: { JWT_SIGNING_KEYS: signingKeys }, args: ["--test-scheduled"] },
+  E2E_MAIN: {
+    vars: {
+      JWT_SIGNING_KEYS: signingKeys,
+      SECRET_KEY: secretKey,
+      INTROSPECTION_SECRETS: "rs-one-secret, rs-two-secret",
+    },
+    args: ["--test-scheduled"],
+  },
   E2E_SEED: { vars: { JWT_SIGNING_KEYS: signingKeys, ROTATE_REFRESH_TOKENS: "false", UPDATE_LAST_LOGIN: "true" } },
   E2E_THROTTLE: {
     vars: {
@@ -25,6 +34,10 @@ const configurations = {
       LOGIN_THROTTLE_ACCOUNT_FAILURES: "2",
       LOGIN_THROTTLE_CLIENT_FAILURES: "4",
       LOGIN_THROTTLE_WINDOW_SECONDS: "8",
+      // Cheap hashing: on a loaded machine, failures at the production cost can take longer
+      // than the window, which would end it mid-test.
+      PBKDF2_ITERATIONS: "10000",
+      PBKDF2_MAX_ITERATIONS: "40000",
     },
   },
   // Short login lifetime, a session cap of two, and cheap hashing with a distinct maximum, for
@@ -32,6 +45,7 @@ const configurations = {
   E2E_LIMITS: {
     vars: {
       JWT_SIGNING_KEYS: signingKeys,
+      SECRET_KEY: secretKey,
       REFRESH_FAMILY_MAX_AGE_SECONDS: "4",
       MAX_SESSIONS_PER_USER: "2",
       PBKDF2_ITERATIONS: "10000",
@@ -76,6 +90,7 @@ process.on("exit", stopAll);
 const env = {
   ...process.env,
   E2E_KEY: JSON.stringify(key),
+  E2E_SECRET_KEY: secretKey,
   E2E_ROTATION_KEYS: JSON.stringify([oldKey, newKey]),
   E2E_PYTHON: process.env.E2E_PYTHON ?? path.resolve(here, "../../target/e2e-venv/bin/python"),
   E2E_IMPORT_BIN: process.env.E2E_IMPORT_BIN ?? path.resolve(here, "../../target/debug/import-django"),
