@@ -9,5 +9,6 @@ pub mod documents;
 pub mod error;
 pub mod forms;
 pub mod json;
+pub mod mail;
 pub mod reply;
 pub mod routes;

@@ -25,6 +25,8 @@ use crate::domain::store::Sessions;
 /// Everything a handler needs besides its input.
 struct Ctx<'a> {
     env: &'a Env,
+    /// Work after the answer (`waitUntil`): mail.
+    waiter: &'a worker::Context,
     config: &'static Config,
     /// Epoch seconds, read once per request.
     now: i64,
@@ -33,9 +35,10 @@ struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// The isolate's configuration (the contract's 500 when a variable is malformed) and the
     /// request's time.
-    fn load(env: &'a Env) -> Result<Self, ApiError> {
+    fn load(env: &'a Env, waiter: &'a worker::Context) -> Result<Self, ApiError> {
         Ok(Self {
             env,
+            waiter,
             config: env::load(env)?,
             now: super::now(),
         })
@@ -56,6 +59,7 @@ pub async fn dispatch(
     method: &str,
     req: &Request,
     env: &Env,
+    waiter: &worker::Context,
 ) -> Result<Reply, ApiError> {
     match route.kind() {
         // The documents need no configuration: they stay readable while it is broken.
@@ -67,7 +71,7 @@ pub async fn dispatch(
             })
         }
         Kind::Protected(protected) => {
-            let ctx = Ctx::load(env)?;
+            let ctx = Ctx::load(env, waiter)?;
             // Authentication comes before the method check (docs/contract.md §2.4).
             let principal = authenticate(&ctx, req).await?;
             if let Some(metadata) = allow(route, method)? {
@@ -108,7 +112,7 @@ pub async fn dispatch(
             }
         }
         Kind::Public(public) => {
-            let ctx = Ctx::load(env)?;
+            let ctx = Ctx::load(env, waiter)?;
             // dj-rest-auth's views authenticate a Bearer token when one is sent (DRF runs the
             // authenticators before the method check), whatever they do with it.
             if public.authenticates() && http::authorization(req).is_some() {
@@ -217,6 +221,9 @@ async fn register(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply
     // The binding is resolved before validation, so a deployment without D1 answers 503 to
     // every registration.
     let store = D1Store::primary(ctx.env).bound()?;
+    if ctx.config.settings.email_verification != Verification::None {
+        ctx.mail_ready()?;
+    }
     let email = check.email().map(str::to_owned);
     let iterations = ctx.config.settings.pbkdf2_iterations;
     let validate = |taken| check.finish(taken);
@@ -623,15 +630,57 @@ fn form_error(error: FormError<FieldErrors>) -> ApiError {
 
 // Mail after the answer: wired to the Email Service binding below.
 impl Ctx<'_> {
+    /// The mail binding, checked before any lookup so that its absence reveals nothing
+    /// (docs/accounts.md §1: 503).
     fn mail_ready(&self) -> Result<(), ApiError> {
-        Ok(())
+        super::mail::binding(self.env).map(|_| ())
     }
 
-    fn reset_mail_after(&self, _email: &str, _req: &Request) -> Result<(), ApiError> {
-        Ok(())
+    /// After the answer: the reset mail for `email`, if the core says one goes out.
+    fn reset_mail_after(&self, email: &str, req: &Request) -> Result<(), ApiError> {
+        self.mail_after(email, req, MailFlow::Reset)
     }
 
-    fn verification_mail_after(&self, _email: &str, _req: &Request) -> Result<(), ApiError> {
+    /// After the answer: the verification mail for `email`, if the core says one goes out.
+    fn verification_mail_after(&self, email: &str, req: &Request) -> Result<(), ApiError> {
+        self.mail_after(email, req, MailFlow::Verification)
+    }
+
+    /// Everything the core decides about a mail (the user, the link, the quotas) and the
+    /// sending run in `waitUntil`, so the answer and its timing are the same whoever asked.
+    fn mail_after(&self, email: &str, req: &Request, flow: MailFlow) -> Result<(), ApiError> {
+        let secret = self.config.secret_key()?;
+        let session = self.sessions()?;
+        let (env, email, origin, client) = (
+            self.env.clone(),
+            email.to_owned(),
+            http::origin(req),
+            http::client(req),
+        );
+        let from = &self.config.settings.email_from;
+        self.waiter.wait_until(async move {
+            let store = D1Store::primary(&env);
+            let mail = match flow {
+                MailFlow::Reset => {
+                    recovery::reset_mail(&session, &store, secret, &email, &origin, &client).await
+                }
+                MailFlow::Verification => {
+                    recovery::verification_mail(&session, &store, secret, &email, &origin, &client)
+                        .await
+                }
+            };
+            match mail {
+                Ok(Some(mail)) => super::mail::send(&env, from, &mail).await,
+                Ok(None) => {}
+                Err(error) => super::log(&ApiError::from(error)),
+            }
+        });
         Ok(())
     }
+}
+
+#[derive(Clone, Copy)]
+enum MailFlow {
+    Reset,
+    Verification,
 }

@@ -19,7 +19,7 @@ fn header(req: &Request, name: &str) -> Option<String> {
 }
 
 /// Answers any request; never fails and never panics on client input.
-pub async fn serve(req: Request, env: &Env) -> Response {
+pub async fn serve(req: Request, env: &Env, waiter: &worker::Context) -> Response {
     let method = req.method();
     let has_origin = header(&req, "Origin").is_some();
     if method == "OPTIONS" && header(&req, "Access-Control-Request-Method").is_some() {
@@ -28,7 +28,7 @@ pub async fn serve(req: Request, env: &Env) -> Response {
     let route = routes::resolve(routes::path_of(&req.url()));
     let reply = match route {
         None => ApiError::NotFound.reply(),
-        Some(route) => handlers::dispatch(route, &method, &req, env)
+        Some(route) => handlers::dispatch(route, &method, &req, env, waiter)
             .await
             .unwrap_or_else(|error| {
                 super::log(&error);

@@ -7,6 +7,7 @@ mod env;
 mod handlers;
 mod http;
 mod kv;
+mod mail;
 
 use crate::contract::error::{ApiError, Level};
 
@@ -32,9 +33,9 @@ async fn fetch(
     // workerd builds on access and which this worker never uses.
     req: worker::worker_sys::web_sys::Request,
     env: worker::Env,
-    _ctx: worker::Context,
+    ctx: worker::Context,
 ) -> worker::Result<worker::Response> {
-    Ok(http::serve(req, &env).await)
+    Ok(http::serve(req, &env, &ctx).await)
 }
 
 /// The Cron Trigger (`[triggers] crons` in wrangler.toml): storage cleanup.
