@@ -20,7 +20,7 @@ outside() { find src -name '*.rs' | grep -vxF -f <(printf '%s\n' "$@"); }
 
 forbid '(^|[^a-z_])(worker|wasm_bindgen|js_sys|web_sys)::|use (worker|wasm_bindgen|js_sys|web_sys)([^a-z_]|$)' \
   "the core (src/domain, src/contract) must not use the Workers runtime" $core
-forbid '(^|[^a-z_])env\.(var|secret|d1|kv)\(' \
+forbid '(^|[^a-z_])env\.(var|secret|d1|kv|send_email)\(' \
   "only src/edge/env.rs reads the environment" $(outside src/edge/env.rs)
 forbid '(^|[^A-Za-z_])(D1Database|D1DatabaseSession|D1PreparedStatement|KvStore)([^A-Za-z_]|$)' \
   "only src/edge/d1.rs and src/edge/kv.rs talk to D1 and KV" $(outside src/edge/d1.rs src/edge/kv.rs src/edge/env.rs)

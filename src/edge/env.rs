@@ -115,6 +115,18 @@ pub fn d1(env: &Env) -> Result<worker::D1Database, StoreError> {
     })
 }
 
+/// The `send_email` binding of outbound mail.
+pub const EMAIL_BINDING: &str = "EMAIL";
+
+/// The mail binding, or the contract's 503 with a cause that says how to add it.
+pub fn mail(env: &Env) -> Result<worker::SendEmail, ApiError> {
+    env.send_email(EMAIL_BINDING).map_err(|_| {
+        ApiError::Unavailable(format!(
+            "mail failure: no send_email binding named {EMAIL_BINDING}; add [[send_email]] name = \"{EMAIL_BINDING}\" to wrangler.toml"
+        ))
+    })
+}
+
 /// The KV binding of the denylist.
 pub fn kv(env: &Env) -> Result<worker::kv::KvStore, StoreError> {
     env.kv(KV_BINDING).map_err(|_| {

@@ -633,7 +633,7 @@ impl Ctx<'_> {
     /// The mail binding, checked before any lookup so that its absence reveals nothing
     /// (docs/accounts.md §1: 503).
     fn mail_ready(&self) -> Result<(), ApiError> {
-        super::mail::binding(self.env).map(|_| ())
+        env::mail(self.env).map(|_| ())
     }
 
     /// After the answer: the reset mail for `email`, if the core says one goes out.

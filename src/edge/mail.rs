@@ -2,27 +2,16 @@
 //! (`[[send_email]]` in wrangler.toml; simulated by `wrangler dev`, which logs each message and
 //! writes its parts to files).
 
-use worker::{EmailAddress, Env, SendEmail, SendEmailBuilder};
+use worker::{EmailAddress, Env, SendEmailBuilder};
 
-use crate::contract::error::ApiError;
+use super::env::{self, EMAIL_BINDING};
 use crate::contract::mail::{self, Sender};
 use crate::domain::recovery::Mail;
-
-pub const EMAIL_BINDING: &str = "EMAIL";
-
-/// The binding, or the contract's 503 with a cause that says how to add it.
-pub fn binding(env: &Env) -> Result<SendEmail, ApiError> {
-    env.send_email(EMAIL_BINDING).map_err(|_| {
-        ApiError::Unavailable(format!(
-            "mail failure: no send_email binding named {EMAIL_BINDING}; add [[send_email]] name = \"{EMAIL_BINDING}\" to wrangler.toml"
-        ))
-    })
-}
 
 /// Sends `mail` from `EMAIL_FROM`. A failure is logged with its cause and without the address
 /// or the link; nobody waits for the outcome.
 pub async fn send(env: &Env, from: &str, mail: &Mail) {
-    let Ok(binding) = binding(env) else {
+    let Ok(binding) = env::mail(env) else {
         worker::console_error!("mail failure: the {EMAIL_BINDING} binding went away");
         return;
     };
