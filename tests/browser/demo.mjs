@@ -1,6 +1,8 @@
 // Browser test of the demo page (GET /): drives it end to end in headless Chromium against
 // the real worker under `wrangler dev` — register, log in, dashboard, refresh, log out, log out
-// everywhere — and checks what the API contract says about each answer, that the page keeps
+// everywhere, then the account: verify the e-mail and reset the password through the links of
+// the mails (read from wrangler dev's simulated mail binding), sessions, password change,
+// deletion — and checks what the API contract says about each answer, that the page keeps
 // to its Content-Security-Policy, talks to its own origin only and stores nothing in the browser.
 //
 // Usage: node tests/browser/demo.mjs   (the worker must be built: `make worker`)
@@ -15,7 +17,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { BLACKLISTED, STRONG_PASSWORD, letters, uniqueEmail } from "../e2e/lib.mjs";
-import { startWorker, testKeyJwk } from "../e2e/worker.mjs";
+import { linkIn, mailsTo, startWorker, testKeyJwk } from "../e2e/worker.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const screenshot = path.join(root, "target/browser/demo.png");
@@ -120,12 +122,107 @@ async function disabled(selector) {
   return page.locator(selector).isDisabled();
 }
 
+/** Fills the fields `values` ({ selector: value }). */
+async function fill(values) {
+  for (const [selector, value] of Object.entries(values)) await page.fill(selector, value);
+}
+
+/** The user's live sessions as the page lists them: [{ id, current, revocable }]. */
+async function listedSessions() {
+  await expectAnswer("#sessions-list", 200);
+  return page.$$eval("#sessions li", (items) =>
+    items.map((item) => ({
+      id: item.dataset.id,
+      current: item.textContent.includes("this login"),
+      revocable: item.querySelector("button.revoke") !== null,
+    })),
+  );
+}
+
+async function accountSteps(origin) {
+  const NEW_PASSWORD = "Fr3sh-pass-999!";
+  const RESET_PASSWORD = "Ag41n-new-pass!";
+
+  await step("the verification mail's link opens the page, which verifies the address (200)", async () => {
+    const [mail] = await mailsTo(worker, user.email, "Please Confirm Your E-mail Address");
+    assert.ok(mail, "a verification mail was sent");
+    const link = linkIn(mail);
+    assert.ok(link.startsWith(`${origin}/#/verify-email/`), link);
+    await page.goto(link);
+    // The page reads the link on load or on hashchange, then takes it out of the address bar.
+    await page.waitForFunction(() => location.hash === "");
+    assert.equal(await page.inputValue("#verify-key"), decodeURIComponent(link.split("/").pop()));
+    await expectAnswer("#verify", 200, { detail: "ok" });
+    await expectAnswer("#verify", 404, { detail: "Not found." });
+  });
+
+  await step("sessions: two logins are listed, this one marked; the other is revoked (200)", async () => {
+    await logIn();
+    const other = (await claims("refresh")).sid;
+    await logIn();
+    const current = (await claims("access")).sid;
+    const sessions = await listedSessions();
+    assert.deepEqual(
+      sessions.find((s) => s.id === current),
+      { id: current, current: true, revocable: false },
+    );
+    assert.deepEqual(
+      sessions.find((s) => s.id === other),
+      { id: other, current: false, revocable: true },
+    );
+    await expectAnswer(`#sessions li[data-id="${other}"] button.revoke`, 200, {});
+    assert.equal(await page.locator(`#sessions li[data-id="${other}"]`).count(), 0, "the revoked one left the list");
+    assert.ok(!(await listedSessions()).some((s) => s.id === other), "the server no longer lists it");
+  });
+
+  await step("change password (200): the access token is refused at once (401)", async () => {
+    await fill({ "#change-old": user.password, "#change-new1": NEW_PASSWORD, "#change-new2": NEW_PASSWORD });
+    await expectAnswer("#change", 200, { detail: "New password has been saved." });
+    user.password = NEW_PASSWORD;
+    assert.match(await text("#session"), /Password changed/);
+    assert.equal((await answerTo("#dashboard-get")).status, 401);
+  });
+
+  await step("forgot password: the mailed link opens the page and sets a new password (200)", async () => {
+    await page.fill("#forgot-email", user.email);
+    await expectAnswer("#forgot", 200, { detail: "Password reset e-mail has been sent." });
+    const [mail] = await mailsTo(worker, user.email, "Password Reset E-mail");
+    assert.ok(mail, "a reset mail was sent");
+    const link = linkIn(mail);
+    assert.ok(link.startsWith(`${origin}/#/password-reset/`), link);
+    await page.goto(link);
+    // The page reads the link on load or on hashchange, then takes it out of the address bar.
+    await page.waitForFunction(() => location.hash === "");
+    assert.equal(await disabled("#reset"), false);
+    await fill({ "#reset-password1": RESET_PASSWORD, "#reset-password2": RESET_PASSWORD });
+    await expectAnswer("#reset", 200, { detail: "Password has been reset with the new password." });
+    assert.equal(await disabled("#reset"), true, "the used link's token is gone from the form");
+    user.password = RESET_PASSWORD;
+    await logIn();
+  });
+
+  await step("delete the account (200): its login is refused afterwards (401)", async () => {
+    await page.fill("#delete-password", user.password);
+    await expectAnswer("#delete", 200, { detail: "Account deleted." });
+    assert.match(await text("#session"), /Account deleted/);
+    await fill({ "#login-email": user.email, "#login-password": user.password });
+    assert.equal((await answerTo("#login")).status, 401);
+  });
+}
+
 let worker;
 let context;
 const profile = mkdtempSync(path.join(tmpdir(), "edge-auth-browser-"));
 try {
   if (process.env.DEMO_URL === undefined) {
-    worker = await startWorker({ vars: { JWT_SIGNING_KEYS: JSON.stringify([testKeyJwk()]) } });
+    worker = await startWorker({
+      vars: {
+        JWT_SIGNING_KEYS: JSON.stringify([testKeyJwk()]),
+        SECRET_KEY: "edge-auth-browser-secret-key-not-for-production",
+        // Registration mails a verification link, which the account steps follow.
+        ACCOUNT_EMAIL_VERIFICATION: "optional",
+      },
+    });
   }
   const base = process.env.DEMO_URL ?? worker.url;
   const origin = new URL(base).origin;
@@ -242,6 +339,9 @@ try {
   await step("after log out everywhere the refresh token is blacklisted (401)", async () => {
     await expectAnswer("#refresh", 401, BLACKLISTED);
   });
+
+  // The account steps read the mails from the worker's log: only with a worker of their own.
+  if (worker) await accountSteps(origin);
 
   await step("no console errors, page errors or CSP violations", async () => {
     const seen = await page.evaluate(() => window.__demoTest);

@@ -4,10 +4,9 @@
 // HTML parts to files named in the log, which is where these tests read the links from.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { stripVTControlCharacters } from "node:util";
 import { STRONG_PASSWORD, call, expectReply, post, uniqueEmail, tokensFor, bearer } from "./lib.mjs";
-import { startWorker } from "./worker.mjs";
+import { linkIn, mailsTo, sentMails, startWorker } from "./worker.mjs";
 
 const KEYS = JSON.stringify([JSON.parse(process.env.E2E_KEY)]);
 const SECRET_KEY = process.env.E2E_SECRET_KEY;
@@ -37,40 +36,6 @@ after(() => {
   optional?.stop();
   mandatory?.stop();
 });
-
-/** Every mail the worker sent so far: { from, to, subject, text, html }. */
-function mails(worker) {
-  const blocks = stripVTControlCharacters(worker.log())
-    .split("send_email binding called with MessageBuilder:")
-    .slice(1);
-  return blocks.map((block) => {
-    const field = (name) => block.match(new RegExp(`^\\s*${name}: (.*)$`, "m"))?.[1].trim();
-    return {
-      from: field("From"),
-      to: field("To"),
-      subject: field("Subject"),
-      text: readFileSync(field("Text"), "utf8"),
-      html: readFileSync(field("HTML"), "utf8"),
-    };
-  });
-}
-
-/**
- * The mails to `address` whose subject ends with `kind`, once `count` of them have arrived
- * (they go after the answer) or 10 s have passed.
- */
-async function mailsTo(worker, address, kind, count = 1) {
-  for (let waited = 0; ; waited += 100) {
-    const found = mails(worker).filter((mail) => mail.to.includes(address) && mail.subject.endsWith(kind));
-    if (found.length >= count || waited >= 10_000) return found;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** The link in a mail's text part. */
-function linkIn(mail) {
-  return mail.text.match(/^(https?:\/\/\S+)$/m)[1];
-}
 
 async function register(worker, email = uniqueEmail("mail")) {
   const reply = await post(worker.url, "/register/", {
@@ -109,7 +74,7 @@ test("an unknown address gets the same answer and no mail", async () => {
   await post(optional.url, "/password/reset/", { email: user.email });
   assert.equal((await mailsTo(optional, user.email, RESET)).length, 1);
   assert.deepEqual(
-    mails(optional).filter((mail) => mail.to.includes(unknown)),
+    sentMails(optional).filter((mail) => mail.to.includes(unknown)),
     [],
   );
 });

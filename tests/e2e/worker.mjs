@@ -3,12 +3,12 @@
 // `make soak` and `make bench` (scripts/).
 import { execFile, spawn } from "node:child_process";
 import { createHash, generateKeyPairSync } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { promisify, stripVTControlCharacters } from "node:util";
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const wrangler = path.join(root, "node_modules/wrangler/bin/wrangler.js");
@@ -280,4 +280,42 @@ export async function startWorker({
   }
   worker.stop();
   throw new Error(`wrangler dev did not answer within 120 s:\n${log}`);
+}
+
+/**
+ * The mails a worker under `wrangler dev` sent so far, read from its log: wrangler's simulation
+ * of the `send_email` binding reports each message (sender, recipient, subject) and writes its
+ * text and HTML parts to files it names. Each: { from, to, subject, text, html }.
+ */
+export function sentMails(worker) {
+  const blocks = stripVTControlCharacters(worker.log())
+    .split("send_email binding called with MessageBuilder:")
+    .slice(1);
+  return blocks.map((block) => {
+    const field = (name) => block.match(new RegExp(`^\\s*${name}: (.*)$`, "m"))?.[1].trim();
+    return {
+      from: field("From"),
+      to: field("To"),
+      subject: field("Subject"),
+      text: readFileSync(field("Text"), "utf8"),
+      html: readFileSync(field("HTML"), "utf8"),
+    };
+  });
+}
+
+/**
+ * The mails to `address` whose subject ends with `kind`, once `count` of them have arrived
+ * (they go after the answer) or 10 s have passed.
+ */
+export async function mailsTo(worker, address, kind, count = 1) {
+  for (let waited = 0; ; waited += 100) {
+    const found = sentMails(worker).filter((mail) => mail.to.includes(address) && mail.subject.endsWith(kind));
+    if (found.length >= count || waited >= 10_000) return found;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The link in a mail's text part. */
+export function linkIn(mail) {
+  return mail.text.match(/^(https?:\/\/\S+)$/m)[1];
 }
