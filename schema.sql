@@ -56,9 +56,12 @@ CREATE TABLE IF NOT EXISTS sessions (
     refreshed_at INTEGER,
     user_agent TEXT    NOT NULL DEFAULT '',
     ip         TEXT    NOT NULL DEFAULT '',
-    country    TEXT    NOT NULL DEFAULT ''
+    country    TEXT    NOT NULL DEFAULT '',
+    -- The order of the user's logins, which created_at cannot tell within one second.
+    seq        INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id);
+CREATE INDEX IF NOT EXISTS sessions_user_seq ON sessions (user_id, seq);
 
 -- Failed-login counters for throttling (docs/contract.md §6): one row per bucket and window.
 CREATE TABLE IF NOT EXISTS login_failures (
@@ -82,10 +85,11 @@ CREATE TABLE IF NOT EXISTS security_events (
 CREATE INDEX IF NOT EXISTS security_events_user ON security_events (user_id, id);
 CREATE INDEX IF NOT EXISTS security_events_at ON security_events (at);
 
--- Mails sent per bucket and hour: "m:<kind>:<digest of the address>" and "n:<digest of the client>".
-CREATE TABLE IF NOT EXISTS mail_quota (
+-- Hourly quotas, counted per bucket: mails ("m:<kind>:<digest of the address>" and
+-- "n:<digest of the client>") and registrations ("r:<digest of the client>").
+CREATE TABLE IF NOT EXISTS quotas (
     bucket       TEXT    PRIMARY KEY,
     window_start INTEGER NOT NULL,
-    sent         INTEGER NOT NULL
+    used         INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS mail_quota_window ON mail_quota (window_start);
+CREATE INDEX IF NOT EXISTS quotas_window ON quotas (window_start);

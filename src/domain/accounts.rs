@@ -2,12 +2,14 @@
 //! `JWTAuthentication`). The forms that produce a [`Registration`] live in the contract;
 //! what is decided here needs storage.
 
-use super::events::EventRow;
+use super::events::{Client, EventRow};
 use super::keys::Keyring;
 use super::passwords::PasswordHash;
+use super::recovery::QUOTA_WINDOW_SECONDS;
 use super::secret::Secret;
 use super::settings::Settings;
-use super::store::{Profile, Store, StoreError};
+use super::store::{Profile, Quota, Store, StoreError};
+use super::throttle;
 use super::tokens::{self, TokenError, TokenKind};
 
 /// A stored user. `Debug` shows neither the e-mail nor the names (logs name no address).
@@ -77,6 +79,26 @@ pub enum RegisterError<E> {
     /// A concurrent registration of the same e-mail won the race.
     EmailTaken,
     Store(StoreError),
+}
+
+/// Takes one sign-up from the client's hourly quota (`REGISTRATIONS_PER_CLIENT_PER_HOUR`),
+/// before the form is read, as DRF's throttles run before the view: every attempt counts.
+/// A caller without a client address (another Worker through a service binding) shares no
+/// bucket with the others and is not counted.
+pub async fn take_sign_up<S: Store>(
+    store: &S,
+    settings: &Settings,
+    client: &Client,
+    now: i64,
+) -> Result<Quota, StoreError> {
+    let Some(address) = client.address() else {
+        return Ok(Quota::Taken);
+    };
+    let bucket = throttle::key("r", &[&throttle::client_identity(address)]);
+    let limit = i64::from(settings.registrations_per_client);
+    store
+        .take_quota(&[(bucket.as_str(), limit)], QUOTA_WINDOW_SECONDS, now)
+        .await
 }
 
 /// Registers a user. `validate` completes the form's checks with the one fact only storage

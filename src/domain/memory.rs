@@ -15,7 +15,7 @@ use super::events::{Client, Event, EventRow, NewEvent, KEPT_PER_USER, KEPT_SECON
 use super::revocation::Revocation;
 use super::store::{
     Cleaned, Denylist, Entry, Liveness, LoginRecord, PasswordReplacement, Presented, Profile,
-    RevokedToken, SessionRow, Sessions, Store, StoreError, TokenState,
+    Quota, RevokedToken, SessionRow, Sessions, Store, StoreError, TokenState,
 };
 use super::throttle::{Buckets, Counted};
 use super::tokens::Issued;
@@ -41,10 +41,12 @@ pub struct State {
     pub sessions: HashMap<String, i64>,
     /// family → (user, last refresh, client of the login)
     pub session_meta: HashMap<String, (i64, Option<i64>, Client)>,
+    /// family → the order of its login among all logins (logins of one second stay ordered)
+    pub login_order: HashMap<String, u64>,
     /// (user, event, at, client), oldest first
     pub events: Vec<(i64, String, i64, Client)>,
     /// mail bucket → (sent, window start)
-    pub mail: HashMap<String, (i64, i64)>,
+    pub quotas: HashMap<String, (i64, i64)>,
     pub next_user_id: i64,
 }
 
@@ -331,7 +333,10 @@ impl Store for MemoryStore {
                 })
             })
             .collect();
-        rows.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        let order = |id: &str| state.login_order.get(id).copied().unwrap_or(0);
+        rows.sort_by(|a, b| {
+            (b.created_at, order(&b.id), &b.id).cmp(&(a.created_at, order(&a.id), &a.id))
+        });
         Ok(rows)
     }
 
@@ -422,30 +427,33 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn take_mail_quota(
+    async fn take_quota(
         &self,
         buckets: &[(&str, i64)],
         window: i64,
         now: i64,
-    ) -> Result<bool, StoreError> {
-        let mut state = self.enter("take_mail_quota").await?;
-        let full = buckets.iter().any(|(bucket, limit)| {
-            state
-                .mail
-                .get(*bucket)
-                .is_some_and(|(sent, start)| start + window > now && sent >= limit)
-        });
-        if full {
-            return Ok(false);
+    ) -> Result<Quota, StoreError> {
+        let mut state = self.enter("take_quota").await?;
+        let full = buckets
+            .iter()
+            .filter_map(|(bucket, limit)| {
+                let (used, start) = state.quotas.get(*bucket)?;
+                (start + window > now && used >= limit).then_some(*start)
+            })
+            .max();
+        if let Some(start) = full {
+            return Ok(Quota::Spent {
+                retry_after: (start + window - now).max(1),
+            });
         }
         for (bucket, _) in buckets {
-            let entry = state.mail.entry((*bucket).to_owned()).or_insert((0, now));
+            let entry = state.quotas.entry((*bucket).to_owned()).or_insert((0, now));
             if entry.1 + window <= now {
                 *entry = (0, now);
             }
             entry.0 += 1;
         }
-        Ok(true)
+        Ok(Quota::Taken)
     }
 
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
@@ -504,6 +512,8 @@ impl Store for MemoryStore {
         state
             .session_meta
             .insert(jti.clone(), (record.user.id, None, record.client.clone()));
+        let order = state.login_order.len() as u64 + 1;
+        state.login_order.insert(jti.clone(), order);
         let login = NewEvent {
             user_id: record.user.id,
             event: Event::Login,
@@ -693,17 +703,17 @@ impl Store for MemoryStore {
         } = &mut *state;
         session_meta.retain(|family, _| families.contains_key(family));
         state.buckets.retain(|_, (_, start)| *start + window > now);
-        let (events, mail) = (state.events.len(), state.mail.len());
+        let (events, quotas) = (state.events.len(), state.quotas.len());
         state.events.retain(|e| e.2 > now - KEPT_SECONDS);
         state
-            .mail
-            .retain(|_, (_, start)| *start + super::recovery::MAIL_WINDOW_SECONDS > now);
+            .quotas
+            .retain(|_, (_, start)| *start + super::recovery::QUOTA_WINDOW_SECONDS > now);
         Ok(Cleaned {
             refresh_tokens: tokens - state.tokens.len(),
             sessions: sessions - state.sessions.len(),
             throttle_windows: buckets - state.buckets.len(),
             events: events - state.events.len(),
-            mail_windows: mail - state.mail.len(),
+            quota_windows: quotas - state.quotas.len(),
         })
     }
 }

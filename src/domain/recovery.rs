@@ -15,7 +15,7 @@ use super::events::{Client, Event, NewEvent};
 use super::passwords::PasswordHash;
 use super::secret::Secret;
 use super::sessions::Context;
-use super::store::{Denylist, PasswordReplacement, Store, StoreError};
+use super::store::{Denylist, PasswordReplacement, Quota, Store, StoreError};
 use super::throttle;
 
 /// The salt of e-mail verification keys (allauth's).
@@ -24,7 +24,8 @@ const EMAIL_KEY_SALT: &str = "account";
 /// (docs/accounts.md §1).
 pub const MAILS_PER_ADDRESS: i64 = 3;
 pub const MAILS_PER_CLIENT: i64 = 20;
-pub const MAIL_WINDOW_SECONDS: i64 = 3600;
+/// Every quota (mails, registrations) counts per hour.
+pub const QUOTA_WINDOW_SECONDS: i64 = 3600;
 
 /// Why an account request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,8 +295,9 @@ async fn quota<S: Store>(
         buckets.push((by_client.as_str(), MAILS_PER_CLIENT));
     }
     store
-        .take_mail_quota(&buckets, MAIL_WINDOW_SECONDS, ctx.now)
+        .take_quota(&buckets, QUOTA_WINDOW_SECONDS, ctx.now)
         .await
+        .map(|quota| quota == Quota::Taken)
 }
 
 /// The reset mail for `email`, prepared after the answer: only an active user with a usable

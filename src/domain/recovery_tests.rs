@@ -3,10 +3,11 @@
 
 use super::*;
 use crate::domain::accounts::{authenticate, AuthError};
+use crate::domain::events::Client;
 use crate::domain::memory::{race, run};
 use crate::domain::sessions::{self, SessionError};
 use crate::domain::settings::{Settings, Verification};
-use crate::domain::store::Sessions;
+use crate::domain::store::{Quota, Sessions};
 use crate::domain::tokens::TokenError;
 use crate::domain::world::{settings, World, EMAIL, ITERATIONS, NOW, PASSWORD};
 
@@ -494,4 +495,76 @@ fn a_user_keeps_at_most_a_thousand_events() {
         world.store.state.borrow_mut().buckets.clear();
     }
     assert_eq!(world.store.events(1).len(), 1_000);
+}
+
+fn sign_up(world: &World, address: Option<&str>, now: i64) -> Quota {
+    let client = Client::new(address, None, None);
+    run(crate::domain::accounts::take_sign_up(
+        &world.store,
+        &world.settings,
+        &client,
+        now,
+    ))
+    .unwrap()
+}
+
+#[test]
+fn a_client_attempts_twenty_sign_ups_an_hour_then_waits_for_its_window_to_end() {
+    let world = World::new();
+    let ip = Some("198.51.100.7");
+    for _ in 0..20 {
+        assert_eq!(sign_up(&world, ip, NOW), Quota::Taken);
+    }
+    assert_eq!(
+        sign_up(&world, ip, NOW + 10),
+        Quota::Spent { retry_after: 3590 }
+    );
+    assert_eq!(
+        sign_up(&world, Some("198.51.100.8"), NOW + 10),
+        Quota::Taken
+    );
+    assert_eq!(sign_up(&world, ip, NOW + 3600), Quota::Taken);
+}
+
+#[test]
+fn ipv6_clients_share_one_sign_up_quota_per_64() {
+    let world = World::with(Settings {
+        registrations_per_client: 2,
+        ..settings()
+    });
+    assert_eq!(sign_up(&world, Some("2001:db8:1:2::1"), NOW), Quota::Taken);
+    assert_eq!(
+        sign_up(&world, Some("2001:db8:1:2:ffff::9"), NOW),
+        Quota::Taken
+    );
+    assert_eq!(
+        sign_up(&world, Some("2001:db8:1:2:abcd::5"), NOW),
+        Quota::Spent { retry_after: 3600 }
+    );
+    assert_eq!(sign_up(&world, Some("2001:db8:1:3::1"), NOW), Quota::Taken);
+}
+
+#[test]
+fn callers_without_a_client_address_share_no_sign_up_quota() {
+    let world = World::with(Settings {
+        registrations_per_client: 1,
+        ..settings()
+    });
+    for _ in 0..5 {
+        assert_eq!(sign_up(&world, None, NOW), Quota::Taken);
+    }
+}
+
+#[test]
+fn logins_of_one_second_are_listed_newest_first() {
+    let world = World::new();
+    let logins: Vec<String> = (0..5)
+        .map(|_| world.login_as(EMAIL, PASSWORD, NOW).unwrap().refresh.sid)
+        .collect();
+    let listed: Vec<String> = run(sessions::list(&world.store, 1, NOW))
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, logins.into_iter().rev().collect::<Vec<_>>());
 }

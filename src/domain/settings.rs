@@ -45,6 +45,9 @@ pub struct Settings {
     /// `MAX_SESSIONS_PER_USER`: live logins a user may hold; a login beyond it revokes the
     /// least recently refreshed one. Defaults to `100`.
     pub max_sessions_per_user: u32,
+    /// `REGISTRATIONS_PER_CLIENT_PER_HOUR`: sign-ups (`/register/`, `/registration/`) one client
+    /// address (an IPv6 /64) may attempt an hour; callers without an address are not counted.
+    pub registrations_per_client: u32,
     /// `ACCOUNT_EMAIL_VERIFICATION` (allauth's names): `none` (the default), `optional` (mail a
     /// link at registration) or `mandatory` (and refuse logins until it is followed).
     pub email_verification: Verification,
@@ -89,6 +92,7 @@ impl Default for Settings {
             update_last_login: false,
             family_max_age: 30 * 86_400,
             max_sessions_per_user: 100,
+            registrations_per_client: 20,
             email_verification: Verification::None,
             password_reset_timeout: 3600,
             email_confirmation_expire: 3 * 86_400,
@@ -222,6 +226,11 @@ impl Settings {
             max_sessions_per_user: count(
                 "MAX_SESSIONS_PER_USER",
                 defaults.max_sessions_per_user,
+                1_000_000,
+            )?,
+            registrations_per_client: count(
+                "REGISTRATIONS_PER_CLIENT_PER_HOUR",
+                defaults.registrations_per_client,
                 1_000_000,
             )?,
             email_verification: match read("ACCOUNT_EMAIL_VERIFICATION").as_deref() {

@@ -22,6 +22,16 @@ pub enum StoreError {
     Unavailable(String),
 }
 
+/// The outcome of [`Store::take_quota`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quota {
+    Taken,
+    /// Nothing was counted; seconds until a use is free again (≥ 1).
+    Spent {
+        retry_after: i64,
+    },
+}
+
 /// A presented refresh token, as storage needs it: rows are recorded on first sight.
 #[derive(Debug, Clone, Copy)]
 pub struct Presented<'a> {
@@ -93,7 +103,7 @@ pub struct Cleaned {
     pub sessions: usize,
     pub throttle_windows: usize,
     pub events: usize,
-    pub mail_windows: usize,
+    pub quota_windows: usize,
 }
 
 /// The names a user may change (`/user/`).
@@ -218,14 +228,15 @@ pub trait Store {
     /// The user's newest events, at most `limit`.
     async fn events_of(&self, user_id: i64, limit: i64) -> Result<Vec<EventRow>, StoreError>;
 
-    /// Takes one mail from each bucket's hourly quota if every bucket has one left; `false`
-    /// (and nothing counted) otherwise. Atomic per call.
-    async fn take_mail_quota(
+    /// Takes one use from each bucket's quota (`(bucket, limit)`, at most two buckets; a
+    /// bucket's window starts at its first use) if every bucket has one left; otherwise counts
+    /// nothing and says when the fullest bucket's window ends. Atomic per call.
+    async fn take_quota(
         &self,
         buckets: &[(&str, i64)],
         window: i64,
         now: i64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Quota, StoreError>;
 
     /// Counts one failure in each bucket (starting a new window in a bucket whose window has
     /// ended) and looks the user up by e-mail. Returns the buckets' counts in the order of

@@ -16,7 +16,7 @@ use crate::domain::events::{self, Client, Event, EventRow, NewEvent};
 use crate::domain::passwords::PasswordHash;
 use crate::domain::recovery;
 use crate::domain::store::{
-    Cleaned, Liveness, LoginRecord, PasswordReplacement, Presented, Profile, RevokedToken,
+    Cleaned, Liveness, LoginRecord, PasswordReplacement, Presented, Profile, Quota, RevokedToken,
     SessionRow, Sessions, Store, StoreError, TokenState,
 };
 use crate::domain::throttle::{Buckets, Counted};
@@ -82,6 +82,11 @@ fn missing_row(operation: &str) -> StoreError {
 /// A row whose columns do not matter, only that it exists.
 #[derive(Deserialize)]
 struct AnyRow {}
+
+#[derive(Deserialize)]
+struct WindowStart {
+    start: Option<i64>,
+}
 
 #[derive(Deserialize)]
 struct StateRow {
@@ -477,7 +482,7 @@ impl Store for D1Store<'_> {
             "SELECT s.id, s.created_at, s.refreshed_at, t.expires_at, s.user_agent, s.ip, s.country \
              FROM refresh_tokens t JOIN sessions s ON s.id = t.family \
              WHERE t.user_id = ?1 AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > ?2 \
-             ORDER BY s.created_at DESC, s.id DESC",
+             ORDER BY s.created_at DESC, s.seq DESC, s.id DESC",
             &[int(user_id), int(now)],
         )?;
         self.query("session list", statement).await
@@ -587,31 +592,31 @@ impl Store for D1Store<'_> {
         self.query("security events", statement).await
     }
 
-    async fn take_mail_quota(
+    async fn take_quota(
         &self,
         buckets: &[(&str, i64)],
         window: i64,
         now: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Quota, StoreError> {
         // One bucket stands twice when there is no client bucket.
         let (first, second) = match buckets {
-            [] => return Ok(true),
+            [] => return Ok(Quota::Taken),
             [one] => (*one, *one),
             [one, two, ..] => (*one, *two),
         };
         let mut statements = Vec::new();
         for (bucket, _) in [first, second] {
             statements.push(self.statement(
-                "INSERT INTO mail_quota (bucket, window_start, sent) VALUES (?1, ?2, 0) \
+                "INSERT INTO quotas (bucket, window_start, used) VALUES (?1, ?2, 0) \
                  ON CONFLICT (bucket) DO UPDATE SET \
-                 sent = CASE WHEN window_start + ?3 <= ?2 THEN 0 ELSE sent END, \
+                 used = CASE WHEN window_start + ?3 <= ?2 THEN 0 ELSE used END, \
                  window_start = CASE WHEN window_start + ?3 <= ?2 THEN ?2 ELSE window_start END",
                 &[text(bucket), int(now), int(window)],
             )?);
         }
         statements.push(self.statement(
-            "UPDATE mail_quota SET sent = sent + 1 WHERE bucket IN (?1, ?2) AND NOT EXISTS ( \
-             SELECT 1 FROM mail_quota WHERE (bucket = ?1 AND sent >= ?3) OR (bucket = ?2 AND sent >= ?4)) \
+            "UPDATE quotas SET used = used + 1 WHERE bucket IN (?1, ?2) AND NOT EXISTS ( \
+             SELECT 1 FROM quotas WHERE (bucket = ?1 AND used >= ?3) OR (bucket = ?2 AND used >= ?4)) \
              RETURNING bucket",
             &[
                 text(first.0),
@@ -620,8 +625,23 @@ impl Store for D1Store<'_> {
                 int(second.1),
             ],
         )?);
-        let results = self.batch("mail quota", statements).await?;
-        Ok(!rows::<AnyRow>("mail quota", &results[2])?.is_empty())
+        // Read only when the update took nothing: the start of the fullest window.
+        statements.push(self.statement(
+            "SELECT MAX(window_start) AS start FROM quotas \
+             WHERE (bucket = ?1 AND used >= ?3) OR (bucket = ?2 AND used >= ?4)",
+            &[text(first.0), text(second.0), int(first.1), int(second.1)],
+        )?);
+        let results = self.batch("quota", statements).await?;
+        if !rows::<AnyRow>("quota", &results[2])?.is_empty() {
+            return Ok(Quota::Taken);
+        }
+        let start = rows::<WindowStart>("quota", &results[3])?
+            .first()
+            .and_then(|row| row.start)
+            .unwrap_or(now);
+        Ok(Quota::Spent {
+            retry_after: (start + window - now).max(1),
+        })
     }
 
     async fn begin_login(
@@ -688,8 +708,9 @@ impl Store for D1Store<'_> {
                 &[text(&refresh.jti), int(user.id), int(refresh.exp)],
             )?,
             self.statement(
-                "INSERT INTO sessions (id, user_id, created_at, user_agent, ip, country) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO sessions (id, user_id, created_at, user_agent, ip, country, seq) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, \
+                 (SELECT COALESCE(MAX(seq), 0) + 1 FROM sessions WHERE user_id = ?2))",
                 &[
                     text(&refresh.jti),
                     int(user.id),
@@ -901,8 +922,8 @@ impl Store for D1Store<'_> {
                 &[int(now - events::KEPT_SECONDS)],
             )?,
             self.statement(
-                "DELETE FROM mail_quota WHERE window_start <= ?1",
-                &[int(now - recovery::MAIL_WINDOW_SECONDS)],
+                "DELETE FROM quotas WHERE window_start <= ?1",
+                &[int(now - recovery::QUOTA_WINDOW_SECONDS)],
             )?,
         ];
         let results = self.batch("cleanup", statements).await?;
@@ -911,7 +932,7 @@ impl Store for D1Store<'_> {
             sessions: changes(&results[1]),
             throttle_windows: changes(&results[2]),
             events: changes(&results[3]),
-            mail_windows: changes(&results[4]),
+            quota_windows: changes(&results[4]),
         })
     }
 }

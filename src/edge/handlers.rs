@@ -20,7 +20,7 @@ use crate::domain::events::Client;
 use crate::domain::recovery::{self, AccountError, FormError};
 use crate::domain::sessions::{self, Context, SessionError};
 use crate::domain::settings::Verification;
-use crate::domain::store::Sessions;
+use crate::domain::store::{Quota, Sessions};
 
 /// Everything a handler needs besides its input.
 struct Ctx<'a> {
@@ -180,10 +180,13 @@ pub async fn cleanup(env: &Env) {
     .await;
     match result {
         Ok(cleaned) => worker::console_log!(
-            "cleanup: deleted {} expired refresh-token rows, {} ended sessions and {} ended throttle windows",
+            "cleanup: deleted {} expired refresh-token rows, {} ended sessions, {} ended throttle windows, \
+             {} old security events and {} ended quota windows",
             cleaned.refresh_tokens,
             cleaned.sessions,
-            cleaned.throttle_windows
+            cleaned.throttle_windows,
+            cleaned.events,
+            cleaned.quota_windows
         ),
         Err(error) => {
             super::log(&error);
@@ -224,6 +227,7 @@ async fn register(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply
     if ctx.config.settings.email_verification != Verification::None {
         ctx.mail_ready()?;
     }
+    ctx.take_sign_up(&store, req).await?;
     let email = check.email().map(str::to_owned);
     let iterations = ctx.config.settings.pbkdf2_iterations;
     let validate = |taken| check.finish(taken);
@@ -353,6 +357,7 @@ async fn registration(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<R
     if settings.email_verification != Verification::None {
         ctx.mail_ready()?;
     }
+    ctx.take_sign_up(&store, req).await?;
     let email = form.email().map(str::to_owned);
     let validate = |taken| form.finish(taken);
     let iterations = settings.pbkdf2_iterations;
@@ -630,6 +635,16 @@ fn form_error(error: FormError<FieldErrors>) -> ApiError {
 
 // Mail after the answer: wired to the Email Service binding below.
 impl Ctx<'_> {
+    /// One sign-up from the client's hourly quota, or DRF's 429 with `Retry-After`.
+    async fn take_sign_up(&self, store: &D1Store<'_>, req: &Request) -> Result<(), ApiError> {
+        let settings = &self.config.settings;
+        let quota = accounts::take_sign_up(store, settings, &http::client(req), self.now).await?;
+        match quota {
+            Quota::Taken => Ok(()),
+            Quota::Spent { retry_after } => Err(ApiError::Throttled(retry_after)),
+        }
+    }
+
     /// The mail binding, checked before any lookup so that its absence reveals nothing
     /// (docs/accounts.md §1: 503).
     fn mail_ready(&self) -> Result<(), ApiError> {

@@ -127,3 +127,33 @@ test("failed logins take the same time for an unknown e-mail, a wrong password a
   // Unpadded, the imported hash costs four times the others; padded, they differ by noise.
   assert.ok(spread < 1.25, `median ms per class: ${JSON.stringify(medians)}`);
 });
+
+const THROTTLED_SIGN_UP = /^Request was throttled\. Expected available in (\d+) seconds?\.$/;
+
+/** Signs up from `address` on the THROTTLE worker (10 sign-ups per client and hour). */
+const signUp = (path, address, form = {}) =>
+  call(THROTTLE, "POST", path, { json: form, headers: { "cf-connecting-ip": address } });
+
+test("a client gets ten sign-up attempts an hour on either route, then 429 with Retry-After", async () => {
+  const address = `203.0.113.${process.pid % 250}`;
+  for (let i = 0; i < 5; i++) assert.equal((await signUp("/register/", address)).status, 400);
+  for (let i = 0; i < 5; i++) assert.equal((await signUp("/registration/", address)).status, 400);
+  for (const path of ["/register/", "/api/registration"]) {
+    const email = uniqueEmail("signup");
+    const form = { email, username: "u", password: "x7#Lq9!vRt2m", password2: "x7#Lq9!vRt2m" };
+    const reply = await signUp(path, address, form);
+    assert.equal(reply.status, 429, reply.text);
+    const [, wait] = reply.body.detail.match(THROTTLED_SIGN_UP);
+    assert.equal(reply.headers.get("retry-after"), wait);
+    assert.ok(Number(wait) > 3500 && Number(wait) <= 3600, wait);
+  }
+  // Another client is not affected.
+  assert.equal((await signUp("/register/", `203.0.114.${process.pid % 250}`)).status, 400);
+});
+
+test("IPv6 clients share one sign-up quota per /64", async () => {
+  const prefix = `2001:db8:${(process.pid % 65535).toString(16)}:5`;
+  for (let i = 0; i < 10; i++) assert.equal((await signUp("/register/", `${prefix}::${i + 1}`)).status, 400);
+  assert.equal((await signUp("/register/", `${prefix}:ffff::1`)).status, 429);
+  assert.equal((await signUp("/register/", `${prefix.slice(0, -1)}6::1`)).status, 400);
+});

@@ -80,10 +80,10 @@ const seedRows = {
 // What 0001 gives the rows that were there before it.
 const added = {
   users: { first_name: "", last_name: "", email_verified: 1, tokens_valid_after: 0 },
-  sessions: { refreshed_at: null, user_agent: "", ip: "", country: "" },
+  sessions: { refreshed_at: null, user_agent: "", ip: "", country: "", seq: 0 },
 };
 
-const tables = ["users", "refresh_tokens", "sessions", "login_failures", "security_events", "mail_quota"];
+const tables = ["users", "refresh_tokens", "sessions", "login_failures", "security_events", "quotas"];
 
 /** The rows of every table the migrations make, in key order, and the users' id high-water mark. */
 async function contents(state) {
@@ -118,7 +118,7 @@ test("a database of the seed's schema keeps every row through the migrations; a 
     sessions: seedRows.sessions.map((row) => ({ ...row, ...added.sessions })),
     login_failures: seedRows.login_failures,
     security_events: [],
-    mail_quota: [],
+    quotas: [],
     sqlite_sequence: [{ name: "users", seq: 43 }],
   });
   const record = await applied(state);

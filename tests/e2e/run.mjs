@@ -34,6 +34,8 @@ const configurations = {
       LOGIN_THROTTLE_ACCOUNT_FAILURES: "2",
       LOGIN_THROTTLE_CLIENT_FAILURES: "4",
       LOGIN_THROTTLE_WINDOW_SECONDS: "8",
+      // Sign-ups per client address and hour (abuse.test.mjs; throttle.test.mjs signs up 5).
+      REGISTRATIONS_PER_CLIENT_PER_HOUR: "10",
       // Cheap hashing: on a loaded machine, failures at the production cost can take longer
       // than the window, which would end it mid-test.
       PBKDF2_ITERATIONS: "10000",
