@@ -81,17 +81,20 @@ pub enum RegisterError<E> {
     Store(StoreError),
 }
 
-/// Takes one sign-up from the client's hourly quota (`REGISTRATIONS_PER_CLIENT_PER_HOUR`),
-/// before the form is read, as DRF's throttles run before the view: every attempt counts.
-/// A caller without a client address (another Worker through a service binding) shares no
-/// bucket with the others and is not counted.
+/// Takes one sign-up from the client's hourly quota (`REGISTRATIONS_PER_CLIENT_PER_HOUR`; 0,
+/// the default, is no quota), before the form is checked, as DRF's throttles run before the
+/// view: every attempt counts. A caller without a client address (another Worker through a
+/// service binding) shares no bucket with the others and is not counted.
 pub async fn take_sign_up<S: Store>(
     store: &S,
     settings: &Settings,
     client: &Client,
     now: i64,
 ) -> Result<Quota, StoreError> {
-    let Some(address) = client.address() else {
+    let Some(address) = client
+        .address()
+        .filter(|_| settings.registrations_per_client > 0)
+    else {
         return Ok(Quota::Taken);
     };
     let bucket = throttle::key("r", &[&throttle::client_identity(address)]);

@@ -509,8 +509,19 @@ fn sign_up(world: &World, address: Option<&str>, now: i64) -> Quota {
 }
 
 #[test]
-fn a_client_attempts_twenty_sign_ups_an_hour_then_waits_for_its_window_to_end() {
+fn sign_ups_are_not_limited_unless_configured() {
     let world = World::new();
+    for _ in 0..100 {
+        assert_eq!(sign_up(&world, Some("198.51.100.7"), NOW), Quota::Taken);
+    }
+}
+
+#[test]
+fn a_client_attempts_twenty_sign_ups_an_hour_then_waits_for_its_window_to_end() {
+    let world = World::with(Settings {
+        registrations_per_client: 20,
+        ..settings()
+    });
     let ip = Some("198.51.100.7");
     for _ in 0..20 {
         assert_eq!(sign_up(&world, ip, NOW), Quota::Taken);

@@ -47,6 +47,7 @@ pub struct Settings {
     pub max_sessions_per_user: u32,
     /// `REGISTRATIONS_PER_CLIENT_PER_HOUR`: sign-ups (`/register/`, `/registration/`) one client
     /// address (an IPv6 /64) may attempt an hour; callers without an address are not counted.
+    /// 0 (the default): not limited, as docs/contract.md §4.1 says of registration.
     pub registrations_per_client: u32,
     /// `ACCOUNT_EMAIL_VERIFICATION` (allauth's names): `none` (the default), `optional` (mail a
     /// link at registration) or `mandatory` (and refuse logins until it is followed).
@@ -92,7 +93,7 @@ impl Default for Settings {
             update_last_login: false,
             family_max_age: 30 * 86_400,
             max_sessions_per_user: 100,
-            registrations_per_client: 20,
+            registrations_per_client: 0,
             email_verification: Verification::None,
             password_reset_timeout: 3600,
             email_confirmation_expire: 3 * 86_400,
@@ -228,11 +229,19 @@ impl Settings {
                 defaults.max_sessions_per_user,
                 1_000_000,
             )?,
-            registrations_per_client: count(
-                "REGISTRATIONS_PER_CLIENT_PER_HOUR",
-                defaults.registrations_per_client,
-                1_000_000,
-            )?,
+            registrations_per_client: match read("REGISTRATIONS_PER_CLIENT_PER_HOUR") {
+                None => defaults.registrations_per_client,
+                Some(v) => match v.parse::<u32>() {
+                    Ok(n) if n <= 1_000_000 => n,
+                    _ => {
+                        return Err(SettingsError {
+                            name: "REGISTRATIONS_PER_CLIENT_PER_HOUR",
+                            value: v,
+                            expected: "a whole number, 0 (no limit) or more",
+                        })
+                    }
+                },
+            },
             email_verification: match read("ACCOUNT_EMAIL_VERIFICATION").as_deref() {
                 None | Some("none") => Verification::None,
                 Some("optional") => Verification::Optional,

@@ -157,3 +157,11 @@ test("IPv6 clients share one sign-up quota per /64", async () => {
   assert.equal((await signUp("/register/", `${prefix}:ffff::1`)).status, 429);
   assert.equal((await signUp("/register/", `${prefix.slice(0, -1)}6::1`)).status, 400);
 });
+
+test("by default sign-ups are not limited, as the contract says", async () => {
+  const address = `203.0.115.${process.pid % 250}`;
+  for (let i = 0; i < 25; i++) {
+    const reply = await call(MAIN, "POST", "/register/", { json: {}, headers: { "cf-connecting-ip": address } });
+    assert.equal(reply.status, 400, `attempt ${i + 1}: ${reply.text}`);
+  }
+});
