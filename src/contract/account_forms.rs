@@ -104,6 +104,27 @@ pub fn login(fields: &Fields) -> Result<Credentials, FieldErrors> {
     }
 }
 
+/// The `username` field: any text of 1–100 characters without U+0000 (not unique).
+fn username_field(fields: &Fields) -> Result<String, Vec<String>> {
+    fields
+        .text("username", body::NOT_A_STRING)
+        .map_err(|m| vec![m.to_owned()])
+        .and_then(|text| {
+            let mut messages: Vec<String> =
+                max_length_error(&text, crate::contract::forms::USERNAME_MAX)
+                    .into_iter()
+                    .collect();
+            if text.contains('\0') {
+                messages.push(body::NULL_CHARACTERS.to_owned());
+            }
+            if messages.is_empty() {
+                Ok(text)
+            } else {
+                Err(messages)
+            }
+        })
+}
+
 /// The names a `/user/` update sets: `username` (1–100 characters; required by PUT),
 /// `first_name` and `last_name` (at most 150, may be blank); `pk` and `email` are read-only
 /// and ignored. A field left out keeps its value.
@@ -111,23 +132,7 @@ pub fn profile(fields: &Fields, user: &User, partial: bool) -> Result<Profile, F
     let mut errors = FieldErrors::default();
     let username = match fields.get("username") {
         None if partial => Ok(user.username.clone()),
-        _ => fields
-            .text("username", body::NOT_A_STRING)
-            .map_err(|m| vec![m.to_owned()])
-            .and_then(|text| {
-                let mut messages: Vec<String> =
-                    max_length_error(&text, crate::contract::forms::USERNAME_MAX)
-                        .into_iter()
-                        .collect();
-                if text.contains('\0') {
-                    messages.push(body::NULL_CHARACTERS.to_owned());
-                }
-                if messages.is_empty() {
-                    Ok(text)
-                } else {
-                    Err(messages)
-                }
-            }),
+        _ => username_field(fields),
     };
     let username = errors.collect("username", username);
     let first_name = errors.collect("first_name", optional_text(fields, "first_name", NAME_MAX));
@@ -285,23 +290,7 @@ pub struct RegistrationForm {
 
 impl RegistrationForm {
     pub fn new(fields: &Fields) -> Self {
-        let username = fields
-            .text("username", body::NOT_A_STRING)
-            .map_err(|m| vec![m.to_owned()])
-            .and_then(|text| {
-                let mut messages: Vec<String> =
-                    max_length_error(&text, crate::contract::forms::USERNAME_MAX)
-                        .into_iter()
-                        .collect();
-                if text.contains('\0') {
-                    messages.push(body::NULL_CHARACTERS.to_owned());
-                }
-                if messages.is_empty() {
-                    Ok(text)
-                } else {
-                    Err(messages)
-                }
-            });
+        let username = username_field(fields);
         let email = email_field(fields, "email").and_then(|email| {
             match max_length_error(&email, crate::contract::forms::EMAIL_MAX) {
                 Some(message) => Err(vec![message]),

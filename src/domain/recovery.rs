@@ -329,6 +329,17 @@ pub async fn reset_mail<S: Store>(
     let kind = MailKind::PasswordReset {
         link: Secret::new(link),
     };
+    within_quota(ctx, store, user, kind, client).await
+}
+
+/// The mail of `kind` to `user`, if the quotas have room for it.
+async fn within_quota<S: Store>(
+    ctx: &Context<'_>,
+    store: &S,
+    user: User,
+    kind: MailKind,
+    client: &Client,
+) -> Result<Option<Mail>, StoreError> {
     if !quota(ctx, store, &kind, &user.email, client).await? {
         return Ok(None);
     }
@@ -367,13 +378,7 @@ pub async fn verification_mail<S: Store>(
     let kind = MailKind::Verification {
         link: Secret::new(link),
     };
-    if !quota(ctx, store, &kind, &user.email, client).await? {
-        return Ok(None);
-    }
-    Ok(Some(Mail {
-        to: user.email,
-        kind,
-    }))
+    within_quota(ctx, store, user, kind, client).await
 }
 
 /// E-mail verification (`/registration/verify-email/`): a key of this service (or of a
