@@ -3,7 +3,8 @@
 // every POST to /token/refresh/ the browser sends. It checks the SDK's promise: never two
 // refreshes for one refresh token — 20 concurrent calls of one page share one refresh, two tabs
 // share one (Web Locks + BroadcastChannel, with tokens in memory or in localStorage), and a
-// refused refresh logs the client out once and rejects with ApiError 401.
+// refused refresh logs the client out once and rejects with ApiError 401. A few account routes
+// go through the SDK too.
 //
 // The page is served from another origin (a small HTTP server on 127.0.0.1, a secure context)
 // and reaches the worker cross-origin, as an app using the SDK would.
@@ -301,6 +302,42 @@ try {
     const again = await dashboardAt(page);
     assert.equal(again.status, 401);
     assert.equal(refreshes.length, 1, "no second refresh");
+  });
+
+  await step("account routes: user, updateUser, sessions, bad login as ApiError 400, logout", async () => {
+    await makeClient(page, worker.url);
+    await logIn(page, user);
+    const seen = await page.evaluate(
+      async ({ baseUrl, password }) => {
+        const client = window.client;
+        const me = await client.user();
+        const updated = await client.updateUser({ first_name: "Ann" });
+        const sessions = await client.sessions();
+        let badLogin;
+        try {
+          await window.sdk.createClient({ baseUrl }).login("", password);
+        } catch (error) {
+          badLogin = { name: error.name, status: error.status, body: error.body };
+        }
+        await client.logout();
+        return { me, updated, sessions, badLogin, tokens: await client.tokens(), logouts: window.logouts };
+      },
+      { baseUrl: worker.url, password: user.password },
+    );
+    assert.deepEqual(Object.keys(seen.me), ["pk", "username", "email", "first_name", "last_name"]);
+    assert.equal(seen.me.email, user.email);
+    assert.equal(seen.updated.first_name, "Ann");
+    assert.ok(
+      seen.sessions.some((session) => session.current),
+      "the current session is listed",
+    );
+    assert.deepEqual(seen.badLogin, {
+      name: "ApiError",
+      status: 400,
+      body: { non_field_errors: ['Must include "email" and "password".'] },
+    });
+    assert.equal(seen.tokens, null);
+    assert.deepEqual(seen.logouts, ["logout"]);
   });
 
   await step("no page errors", async () => {
