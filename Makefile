@@ -32,7 +32,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 apt = command -v $(1) >/dev/null || $(SUDO) apt-get install -y --no-install-recommends $(2) \
 	|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(2); }
 
-.PHONY: dev test test-browser tools worker keygen lint lint-js unit fuzz fuzz-short e2e soak bench deploy-check clean
+.PHONY: dev test test-browser tools worker sdk keygen lint lint-js unit fuzz fuzz-short e2e soak bench deploy-check clean
 
 ## dev: build, apply pending migrations to the local D1 in $(STATE), make a dev key, serve on $(PORT)
 dev: $(DEV_MARKER)
@@ -94,7 +94,8 @@ lint: lint-js
 	cargo clippy --all-targets --features fuzz -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
 
-## lint-js: the JavaScript (tests, scripts, benchmark workers, example) formatted and linted by Biome
+## lint-js: the JavaScript (tests, scripts, benchmark workers, example) and the TypeScript client,
+## formatted and linted by Biome
 lint-js: tools
 	node_modules/.bin/biome ci
 
@@ -120,10 +121,16 @@ e2e: worker $(E2E_VENV)/installed
 	cargo build --quiet --bin import-django
 	node tests/e2e/run.mjs
 
-## test-browser: the demo page driven end to end in headless Chromium (Debian's chromium)
-test-browser: tools worker
+## sdk: the TypeScript client of clients/ts, type-checked and built into clients/ts/dist
+sdk: tools
+	node_modules/.bin/tsc -p clients/ts
+
+## test-browser: the demo page and the TypeScript client driven end to end in headless Chromium
+## (Debian's chromium)
+test-browser: tools worker sdk
 	@$(call apt,chromium,chromium)
 	node tests/browser/demo.mjs
+	node tests/browser/sdk.mjs
 
 ## deploy-check: the bundle as Cloudflare would receive it (no account needed), and its size
 deploy-check: tools worker
