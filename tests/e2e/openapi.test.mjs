@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { MAIN, call, loggedIn, newUser, tokensFor } from "./lib.mjs";
+import { MAIN, call, decode, letters, newUser, post, tokensFor, uniqueEmail } from "./lib.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const python = process.env.E2E_PYTHON;
@@ -33,7 +33,8 @@ function resolve(node) {
   return node;
 }
 
-// docs/contract.md §1: every route with its methods (OPTIONS where it answers metadata), at the root.
+// docs/contract.md §1 and docs/accounts.md §3, §7: every route with its methods (HEAD where it
+// answers as GET, OPTIONS where it answers metadata), at the root.
 const ROUTES = {
   "/register/": ["post", "options"],
   "/token/": ["post", "options"],
@@ -43,17 +44,79 @@ const ROUTES = {
   "/token/blacklist/all/": ["post", "options"],
   "/dashboard/": ["get", "post", "options"],
   "/.well-known/jwks.json": ["get"],
+  "/login/": ["post", "options"],
+  "/logout/": ["post", "options"],
+  "/registration/": ["post", "options"],
+  "/registration/verify-email/": ["post", "options"],
+  "/registration/resend-email/": ["post", "options"],
+  "/user/": ["get", "put", "patch", "head", "options"],
+  "/user/delete/": ["post", "options"],
+  "/user/events/": ["get", "head", "options"],
+  "/password/change/": ["post", "options"],
+  "/password/reset/": ["post", "options"],
+  "/password/reset/confirm/": ["post", "options"],
+  "/password/reset/confirm/{uid}/{token}/": ["post", "options"],
+  "/sessions/": ["get", "head", "options"],
+  "/sessions/{id}/revoke/": ["post", "options"],
+  "/sessions/revoke-others/": ["post", "options"],
+  "/.well-known/oauth-authorization-server": ["get"],
+  "/.well-known/openid-configuration": ["get"],
+  "/userinfo/": ["get", "head", "options"],
+  "/token/revoke/": ["post", "options"],
+  "/token/introspect/": ["post", "options"],
   "/openapi.json": ["get"],
   "/": ["get"],
 };
-const BEARER_ROUTES = ["/token/blacklist/all/", "/dashboard/"];
+// The routes authenticated before anything else: users' access tokens, and the resource servers'
+// introspection secrets.
+const BEARER_ROUTES = [
+  "/token/blacklist/all/",
+  "/dashboard/",
+  "/user/",
+  "/user/delete/",
+  "/user/events/",
+  "/password/change/",
+  "/sessions/",
+  "/sessions/{id}/revoke/",
+  "/sessions/revoke-others/",
+  "/userinfo/",
+];
+const INTROSPECTION_ROUTES = ["/token/introspect/"];
+// dj-rest-auth's public views: a Bearer header, when one is sent, is authenticated (401).
+const OPTIONAL_BEARER_ROUTES = [
+  "/login/",
+  "/logout/",
+  "/registration/",
+  "/registration/verify-email/",
+  "/registration/resend-email/",
+  "/password/reset/",
+  "/password/reset/confirm/",
+  "/password/reset/confirm/{uid}/{token}/",
+];
+// Where a password is checked against an account: failed logins are throttled (docs/contract.md §6).
+const THROTTLED = ["/token/", "/login/", "/user/delete/", "/password/change/"];
+// The POST routes that do not read a body.
+const BODYLESS = ["/token/blacklist/all/", "/sessions/{id}/revoke/", "/sessions/revoke-others/"];
 const ALLOW = {
   "/dashboard/": "GET, POST, OPTIONS",
   "/.well-known/jwks.json": "GET",
+  "/logout/": "GET, POST, HEAD, OPTIONS",
+  "/registration/verify-email/": "POST, OPTIONS, HEAD",
+  "/user/": "GET, PUT, PATCH, HEAD, OPTIONS",
+  "/user/events/": "GET, HEAD, OPTIONS",
+  "/sessions/": "GET, HEAD, OPTIONS",
+  "/.well-known/oauth-authorization-server": "GET",
+  "/.well-known/openid-configuration": "GET",
+  "/userinfo/": "GET, HEAD, OPTIONS",
   "/openapi.json": "GET",
   "/": "GET",
 };
 const allowOf = (route) => ALLOW[route] ?? "POST, OPTIONS";
+/** The media types of an answer: none for HEAD and for RFC 7009's empty 200. */
+function mediaTypes(route, method, status) {
+  if (method === "head" || (route === "/token/revoke/" && method === "post" && status === "200")) return [];
+  return route === "/" && status === "200" ? ["text/html"] : ["application/json"];
+}
 const BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"];
 
 test("the document is a valid OpenAPI 3.1 document", async () => {
@@ -68,6 +131,7 @@ test("the document describes every route of the contract, with its headers and e
     Object.fromEntries(Object.entries(ROUTES).map(([route, methods]) => [route, [...methods].sort()])),
   );
   assert.equal(resolve({ $ref: "#/components/securitySchemes/bearerAuth" }).scheme, "bearer");
+  assert.equal(resolve({ $ref: "#/components/securitySchemes/introspectionAuth" }).scheme, "bearer");
   const operationIds = new Set();
   for (const [route, item] of Object.entries(document.paths)) {
     for (const [method, operation] of Object.entries(item)) {
@@ -75,11 +139,16 @@ test("the document describes every route of the contract, with its headers and e
       assert.ok(operation.operationId && !operationIds.has(operation.operationId), `${label}: unique operationId`);
       operationIds.add(operation.operationId);
       assert.ok(operation.summary, `${label}: summary`);
-      const bearer = BEARER_ROUTES.includes(route);
-      assert.deepEqual(operation.security, bearer ? [{ bearerAuth: [] }] : undefined, `${label}: security`);
+      const security = BEARER_ROUTES.includes(route)
+        ? [{ bearerAuth: [] }]
+        : INTROSPECTION_ROUTES.includes(route)
+          ? [{ introspectionAuth: [] }]
+          : undefined;
+      assert.deepEqual(operation.security, security, `${label}: security`);
       const statuses = Object.keys(operation.responses);
-      if (bearer) assert.ok(statuses.includes("401"), `${label}: 401`);
-      const readsBody = method === "post" && route !== "/token/blacklist/all/";
+      if (security || OPTIONAL_BEARER_ROUTES.includes(route)) assert.ok(statuses.includes("401"), `${label}: 401`);
+      if (THROTTLED.includes(route) && method === "post") assert.ok(statuses.includes("429"), `${label}: 429`);
+      const readsBody = ["post", "put", "patch"].includes(method) && !BODYLESS.includes(route);
       if (readsBody) {
         assert.deepEqual(Object.keys(resolve(operation.requestBody).content), BODY_TYPES, `${label}: body types`);
         for (const status of ["400", "413", "415"]) assert.ok(statuses.includes(status), `${label}: ${status}`);
@@ -104,11 +173,7 @@ test("the document describes every route of the contract, with its headers and e
           assert.equal(headers["retry-after"].required, true);
         }
         const types = Object.keys(response.content ?? {});
-        assert.deepEqual(
-          types,
-          route === "/" && status === "200" ? ["text/html"] : ["application/json"],
-          `${label} ${status}`,
-        );
+        assert.deepEqual(types, mediaTypes(route, method, status), `${label} ${status}`);
       }
     }
   }
@@ -135,46 +200,86 @@ const CHECKS = [
   "response_schema_conformance",
 ];
 
+/** Django's `signing.dumps` of `value` with the worker's SECRET_KEY: an e-mail verification key. */
+async function signed(value, salt) {
+  const argument = JSON.stringify({
+    secret: process.env.E2E_SECRET_KEY,
+    salt,
+    value,
+    now: Math.floor(Date.now() / 1000),
+  });
+  const { stdout } = await run(python, [path.join(here, "django_tokens.py"), "signing_dumps", argument]);
+  return JSON.parse(stdout).signed;
+}
+
 /** Schemathesis configuration for what its command line cannot say. */
-function configuration({ refresh, logout, verify }) {
+function configuration({ access, dictionaries, headers }) {
   const list = (values) => `[${values.map((value) => JSON.stringify(value)).join(", ")}]`;
-  const bind = (operationId, field, dictionary) =>
+  const bind = (operationId, parameter, dictionary) =>
     `[[operations]]\ninclude-operation-id = "${operationId}"\n` +
-    `parameters = { "body.${field}" = { dictionary = "${dictionary}", probability = 0.5 } }\n`;
+    `parameters = { "${parameter}" = { dictionary = "${dictionary}", probability = 0.5 } }\n`;
   return [
     // No state carried from one run to the next: every run starts the same.
     "[cache]\nenabled = false\n",
-    // Real tokens for half of the token fields, so that success answers are checked too. Each
-    // operation has its own tokens: logging out revokes a token's family, refreshing consumes it.
-    `[dictionaries.refresh]\nvalues = ${list(refresh)}\n`,
-    `[dictionaries.logout]\nvalues = ${list(logout)}\n`,
-    `[dictionaries.verify]\nvalues = ${list(verify)}\n`,
-    bind("refreshToken", "refresh", "refresh"),
-    bind("blacklistToken", "refresh", "logout"),
-    bind("verifyToken", "token", "verify"),
+    // Each security scheme its own credential: the Bearer user's access token, and a resource
+    // server's introspection secret (tests/e2e/run.mjs). Routes without one are sent none.
+    `[auth.openapi.bearerAuth]\nbearer = ${JSON.stringify(access)}\n`,
+    '[auth.openapi.introspectionAuth]\nbearer = "rs-one-secret"\n',
+    // Real tokens and ids for half of these fields, so that success answers are checked too.
+    ...Object.entries(dictionaries).map(([name, { values }]) => `[dictionaries.${name}]\nvalues = ${list(values)}\n`),
+    ...Object.entries(dictionaries).map(([name, { operationId, parameter }]) => bind(operationId, parameter, name)),
+    ...Object.entries(headers).map(
+      ([operationId, values]) =>
+        `[[operations]]\ninclude-operation-id = "${operationId}"\n` +
+        `headers = { ${Object.entries(values)
+          .map(([name, value]) => `${JSON.stringify(name)} = ${JSON.stringify(value)}`)
+          .join(", ")} }\n`,
+    ),
   ].join("\n");
 }
 
-test("the worker answers every operation as the document says (schemathesis)", { timeout: 300_000 }, async () => {
-  // The Bearer user; /token/blacklist/all/ revokes its refresh tokens, so the tokens for the
-  // token fields come from another user.
-  const { access } = await loggedIn(MAIN, { username: "schemathesis" });
+test("the worker answers every operation as the document says (schemathesis)", { timeout: 600_000 }, async () => {
+  // The Bearer user, with a password that appears nowhere in the document: schemathesis sends
+  // the document's examples, and the right password would delete the account (/user/delete/) or
+  // end its tokens (/password/change/). Its wrong passwords fill only its own throttle bucket.
+  const password = `${letters(12)}-${letters(6)}!`;
+  const user = { email: uniqueEmail("schemathesis"), username: "schemathesis", password };
+  const created = await post(MAIN, "/register/", { ...user, password2: password });
+  assert.equal(created.status, 201, created.text);
+  const { access } = await tokensFor(MAIN, user);
+  // /token/blacklist/all/ ends every session of the Bearer user, so /sessions/{id}/revoke/ runs
+  // as a user of its own, one of whose two sessions it may end.
+  const owner = await newUser(MAIN, { username: "sessions" });
+  const [current, other] = [await tokensFor(MAIN, owner), await tokensFor(MAIN, owner)];
+  // /token/blacklist/all/ revokes the Bearer user's refresh tokens, so the tokens for the token
+  // fields come from another user. Each operation has its own login: logging out or revoking
+  // ends a token's login, refreshing consumes it.
   const holder = await newUser(MAIN, { username: "tokens" });
-  const [first, second, third] = [
-    await tokensFor(MAIN, holder),
-    await tokensFor(MAIN, holder),
-    await tokensFor(MAIN, holder),
-  ];
+  const logins = [];
+  for (let i = 0; i < 6; i++) logins.push(await tokensFor(MAIN, holder));
+  const [first, second, third, fourth, fifth, sixth] = logins;
+  const dictionaries = {
+    refresh: { operationId: "refreshToken", parameter: "body.refresh", values: [first.refresh] },
+    logout: { operationId: "blacklistToken", parameter: "body.refresh", values: [second.refresh] },
+    verify: { operationId: "verifyToken", parameter: "body.token", values: [third.access, third.refresh] },
+    accountLogout: { operationId: "accountLogout", parameter: "body.refresh", values: [fourth.refresh] },
+    revoke: { operationId: "revokeToken", parameter: "body.token", values: [fifth.access, fifth.refresh] },
+    introspect: { operationId: "introspectToken", parameter: "body.token", values: [sixth.access, sixth.refresh] },
+    session: { operationId: "revokeSession", parameter: "path.id", values: [decode(other.access).payload.sid] },
+    // The key of the token holder's address, which it verifies once.
+    key: {
+      operationId: "verifyEmail",
+      parameter: "body.key",
+      values: [await signed(decode(first.access).payload.user_id, "account")],
+    },
+  };
+  const headers = { revokeSession: { Authorization: `Bearer ${current.access}` } };
   const folder = mkdtempSync(path.join(tmpdir(), "edge-auth-schemathesis-"));
   try {
     const config = path.join(folder, "schemathesis.toml");
-    writeFileSync(
-      config,
-      configuration({ refresh: [first.refresh], logout: [second.refresh], verify: [third.access, third.refresh] }),
-    );
+    writeFileSync(config, configuration({ access, dictionaries, headers }));
     const args = [
       ...["-m", "schemathesis.cli", "--config-file", config, "run", documentPath, "--url", MAIN],
-      ...["--header", `Authorization: Bearer ${access}`],
       // A client address of its own: its failed logins fill no other test's throttle bucket.
       ...["--header", `CF-Connecting-IP: 198.19.${(process.pid >> 8) & 255}.${process.pid & 255}`],
       ...["--checks", CHECKS.join(",")],
@@ -193,7 +298,7 @@ test("the worker answers every operation as the document says (schemathesis)", {
       cwd: folder,
       env: { ...process.env, NO_COLOR: "1" },
       maxBuffer: 64 * 1024 * 1024,
-      timeout: 280_000,
+      timeout: 580_000,
     }).catch((error) => error);
     const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;
     const failed = result instanceof Error;
