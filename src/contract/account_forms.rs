@@ -4,7 +4,8 @@
 //! take its verdict where dj-rest-auth reports it.
 
 use crate::contract::body::{self, max_length_error, FieldErrors, FieldValue, Fields};
-use crate::domain::accounts::User;
+use crate::contract::error::ApiError;
+use crate::domain::accounts::{RegisterError, User};
 use crate::domain::email;
 use crate::domain::password_policy::{self, UserAttributes};
 use crate::domain::secret::Secret;
@@ -361,5 +362,31 @@ impl RegistrationForm {
             username,
             password: Secret::new(password1),
         })
+    }
+}
+
+/// `/registration/`'s answer to a failed registration: as `/register/`'s, but a race lost to a
+/// concurrent registration of the address says what dj-rest-auth says of a taken one.
+pub fn registration_error(error: RegisterError<FieldErrors>) -> ApiError {
+    match error {
+        RegisterError::EmailTaken => ApiError::Fields(FieldErrors::one("email", REGISTERED_EMAIL)),
+        other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod registration_error_tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_race_for_an_address_answers_dj_rest_auths_message() {
+        let reply = registration_error(RegisterError::EmailTaken).reply();
+        assert_eq!(
+            (reply.status, reply.body.as_deref()),
+            (
+                400,
+                Some(r#"{"email":["User is already registered with this e-mail address."]}"#)
+            )
+        );
     }
 }

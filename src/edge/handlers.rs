@@ -361,8 +361,9 @@ async fn registration(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<R
     let email = form.email().map(str::to_owned);
     let validate = |taken| form.finish(taken);
     let iterations = settings.pbkdf2_iterations;
-    let (id, new) =
-        accounts::register(&store, email.as_deref(), validate, iterations, ctx.now).await?;
+    let (id, new) = accounts::register(&store, email.as_deref(), validate, iterations, ctx.now)
+        .await
+        .map_err(account::registration_error)?;
     if settings.email_verification != Verification::None {
         ctx.verification_mail_after(&new.email, req)?;
     }
