@@ -51,7 +51,7 @@ $(DEV_MARKER): tools worker .dev.vars FORCE
 FORCE:
 
 ## test: formatting, lints, native unit tests, short fuzz runs, end-to-end tests against wrangler dev
-test: tools lint unit fuzz-short worker e2e
+test: tools lint unit fuzz-short worker sdk e2e
 
 ## tools: the wasm target, worker-build, the matching wasm-bindgen CLI, the npm packages
 tools:
@@ -121,9 +121,10 @@ e2e: worker $(E2E_VENV)/installed
 	cargo build --quiet --bin import-django
 	node tests/e2e/run.mjs
 
-## sdk: the TypeScript client of clients/ts, type-checked and built into clients/ts/dist
+## sdk: the TypeScript client of clients/ts, type-checked and built into clients/ts/dist; the TypeScript consumer example type-checked
 sdk: tools
 	node_modules/.bin/tsc -p clients/ts
+	node_modules/.bin/tsc -p examples/consumer-ts
 
 ## test-browser: the demo page and the TypeScript client driven end to end in headless Chromium
 ## (Debian's chromium)

@@ -6,6 +6,9 @@
 
 use serde::Serialize;
 
+use crate::domain::sessions::Active;
+use crate::domain::settings::Settings;
+
 use crate::contract::routes::Route;
 
 /// An HTTP answer before the common headers are added by [`Reply::finish`].
@@ -361,6 +364,25 @@ pub struct Introspected<'a> {
     pub iss: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aud: Option<&'a str>,
+}
+
+impl<'a> Introspected<'a> {
+    /// The claims of an active token, with the issuer and audience the service requires.
+    pub fn new(active: &'a Active, settings: &'a Settings) -> Self {
+        Self {
+            active: true,
+            token_type: active.kind.claim(),
+            sub: active.user.id.to_string(),
+            user_id: active.user.id,
+            username: &active.user.username,
+            exp: active.claims.exp,
+            iat: active.claims.iat,
+            jti: &active.claims.jti,
+            sid: active.claims.sid.as_deref(),
+            iss: settings.issuer.as_deref(),
+            aud: settings.audience.as_deref(),
+        }
+    }
 }
 
 /// RFC 7662 answer for anything else.

@@ -15,7 +15,7 @@ use crate::contract::error::{bearer_token, ApiError};
 use crate::contract::forms::{self, RegistrationCheck};
 use crate::contract::reply::{self, Reply};
 use crate::contract::routes::{self, Document, Kind, Protected, Public, Route};
-use crate::domain::accounts::{self, Principal, User};
+use crate::domain::accounts::{self, AuthError, Principal, User};
 use crate::domain::events::Client;
 use crate::domain::recovery::{self, AccountError, FormError};
 use crate::domain::sessions::{self, Context, SessionError};
@@ -590,6 +590,37 @@ async fn revoke(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply, 
     Ok(Reply::empty(200))
 }
 
+/// The RPC entrypoint's `verify` (edge/rpc.rs): RFC 7662's answer for `token`, as JSON.
+pub async fn rpc_verify(env: &Env, token: &str) -> Result<String, ApiError> {
+    let config = env::load(env)?;
+    let session = Context {
+        settings: &config.settings,
+        keys: config.keys()?,
+        now: super::now(),
+    };
+    let (store, denylist) = (D1Store::primary(env), KvDenylist::new(env));
+    let active = sessions::introspect(&session, &store, &denylist, token).await?;
+    Ok(match &active {
+        None => reply::to_json(&reply::Inactive { active: false }),
+        Some(active) => reply::to_json(&reply::Introspected::new(active, &config.settings)),
+    })
+}
+
+/// The RPC entrypoint's `user`: the `/user/` object of the access token's user as JSON, or
+/// `None` when the token does not authenticate.
+pub async fn rpc_user(env: &Env, token: &str) -> Result<Option<String>, ApiError> {
+    let config = env::load(env)?;
+    let replica = D1Store::nearest_replica(env);
+    let now = super::now();
+    match accounts::authenticate(&replica, config.keys()?, &config.settings, token, now).await {
+        Ok(principal) => Ok(Some(reply::to_json(&reply::UserDetails::from(
+            &principal.user,
+        )))),
+        Err(AuthError::Store(error)) => Err(error.into()),
+        Err(_) => Ok(None),
+    }
+}
+
 /// RFC 7662: `{"active":false}`, or the active token's claims.
 async fn introspect(ctx: &Ctx<'_>, fields: &Fields) -> Result<Reply, ApiError> {
     let token = forms::token_field(fields, "token")?;
@@ -598,19 +629,7 @@ async fn introspect(ctx: &Ctx<'_>, fields: &Fields) -> Result<Reply, ApiError> {
     let active = sessions::introspect(&session, &store, &denylist, token.expose()).await?;
     let reply = match &active {
         None => Reply::ok(&reply::Inactive { active: false }),
-        Some(active) => Reply::ok(&reply::Introspected {
-            active: true,
-            token_type: active.kind.claim(),
-            sub: active.user.id.to_string(),
-            user_id: active.user.id,
-            username: &active.user.username,
-            exp: active.claims.exp,
-            iat: active.claims.iat,
-            jti: &active.claims.jti,
-            sid: active.claims.sid.as_deref(),
-            iss: ctx.config.settings.issuer.as_deref(),
-            aud: ctx.config.settings.audience.as_deref(),
-        }),
+        Some(active) => Reply::ok(&reply::Introspected::new(active, &ctx.config.settings)),
     };
     Ok(reply.with_header("Cache-Control", "no-store"))
 }

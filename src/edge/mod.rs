@@ -8,6 +8,7 @@ mod handlers;
 mod http;
 mod kv;
 mod mail;
+mod rpc;
 
 use crate::contract::error::{ApiError, Level};
 

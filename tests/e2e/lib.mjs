@@ -11,6 +11,7 @@ export const LIMITS = process.env.E2E_LIMITS_URL;
 export const LIMITS_STATE = process.env.E2E_LIMITS_STATE;
 export const ROTATION = process.env.E2E_ROTATION_URL;
 export const CONSUMER = process.env.E2E_CONSUMER_URL;
+export const RPC_CONSUMER = process.env.E2E_RPC_CONSUMER_URL;
 export const IMPORT = process.env.E2E_IMPORT_URL;
 export const NOSCHEMA = process.env.E2E_NOSCHEMA_URL;
 export const NOKV = process.env.E2E_NOKV_URL;

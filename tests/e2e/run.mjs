@@ -61,6 +61,8 @@ const configurations = {
   },
   // The example consumer Worker in front, reaching this worker through its service binding.
   E2E_CONSUMER: { vars: { JWT_SIGNING_KEYS: signingKeys }, front: ["examples/consumer/wrangler.toml"] },
+  // The TypeScript consumer of the RPC entrypoint, in front of an edge-auth of its own.
+  E2E_RPC_CONSUMER: { vars: { JWT_SIGNING_KEYS: signingKeys }, front: ["examples/consumer-ts/wrangler.toml"] },
   // An empty database for the Django import.
   E2E_IMPORT: { vars: { JWT_SIGNING_KEYS: signingKeys } },
   // Faults: a database without the schema, no KV binding, no D1 binding.
