@@ -32,7 +32,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 apt = command -v $(1) >/dev/null || $(SUDO) apt-get install -y --no-install-recommends $(2) \
 	|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(2); }
 
-.PHONY: dev test test-browser tools worker sdk keygen lint lint-js unit fuzz fuzz-short e2e soak bench deploy-check clean
+.PHONY: dev test test-browser tools worker consumer-rs sdk keygen lint lint-js unit fuzz fuzz-short e2e soak bench deploy-check clean
 
 ## dev: build, apply pending migrations to the local D1 in $(STATE), make a dev key, serve on $(PORT)
 dev: $(DEV_MARKER)
@@ -72,6 +72,13 @@ worker: build/worker/shim.mjs
 # one worker-build enables, so the encoding stays what workerd accepts.
 WASM_FEATURES := $(addprefix --enable-,mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling)
 
+## consumer-rs: the Rust consumer example (examples/consumer-rs), built by worker-build
+consumer-rs: examples/consumer-rs/build/worker/shim.mjs
+
+examples/consumer-rs/build/worker/shim.mjs: examples/consumer-rs/src/lib.rs examples/consumer-rs/Cargo.toml Cargo.lock
+	cd examples/consumer-rs && worker-build --release
+	@touch $@
+
 build/worker/shim.mjs: $(SOURCES)
 	worker-build --release
 	$(WASM_OPT_BIN) build/index_bg.wasm -Oz --strip-debug $(WASM_FEATURES) -o build/index_bg.wasm
@@ -93,6 +100,8 @@ lint: lint-js
 	cargo fmt --check
 	cargo clippy --all-targets --features fuzz -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+	cargo fmt --check -p edge-auth-consumer-rs
+	cargo clippy -p edge-auth-consumer-rs --target wasm32-unknown-unknown -- -D warnings
 
 ## lint-js: the JavaScript (tests, scripts, benchmark workers, example) and the TypeScript client,
 ## formatted and linted by Biome
@@ -117,7 +126,7 @@ $(E2E_VENV)/installed: tests/e2e/requirements.txt
 	$(E2E_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
 	@touch $@
 
-e2e: worker $(E2E_VENV)/installed
+e2e: worker consumer-rs $(E2E_VENV)/installed
 	cargo build --quiet --bin import-django
 	node tests/e2e/run.mjs
 

@@ -60,9 +60,10 @@ const configurations = {
     vars: { JWT_SIGNING_KEYS: JSON.stringify([oldKey, newKey]), JWT_SIGNING_KID: thumbprint(newKey) },
   },
   // The example consumer Worker in front, reaching this worker through its service binding.
-  E2E_CONSUMER: { vars: { JWT_SIGNING_KEYS: signingKeys }, front: ["examples/consumer/wrangler.toml"] },
   // The TypeScript consumer of the RPC entrypoint, in front of an edge-auth of its own.
   E2E_RPC_CONSUMER: { vars: { JWT_SIGNING_KEYS: signingKeys }, front: ["examples/consumer-ts/wrangler.toml"] },
+  // The Rust consumer of the RPC entrypoint (built by `make consumer-rs`), likewise.
+  E2E_RPC_RUST: { vars: { JWT_SIGNING_KEYS: signingKeys }, front: ["examples/consumer-rs/wrangler.toml"] },
   // An empty database for the Django import.
   E2E_IMPORT: { vars: { JWT_SIGNING_KEYS: signingKeys } },
   // Faults: a database without the schema, no KV binding, no D1 binding.
