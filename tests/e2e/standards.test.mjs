@@ -1,8 +1,9 @@
-// docs/accounts.md §7 (ACCOUNTS.md §7): RFC 8414 / OpenID discovery, userinfo, RFC 7009
+// docs/accounts.md §7: RFC 8414 / OpenID discovery, userinfo, RFC 7009
 // revocation and RFC 7662 introspection.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MAIN, bearer, bearerError, call, decode, expectReply, loggedIn, post } from "./lib.mjs";
+import { createRemoteJWKSet, jwtVerify } from "jose";
 
 const RS = { authorization: "Bearer rs-two-secret" };
 const introspect = (token, headers = RS) => post(MAIN, "/token/introspect/", { token }, { headers });
@@ -40,20 +41,16 @@ test("both discovery documents name the issuer and its endpoints, cacheable for 
   }
 });
 
-test("the JWKS found through discovery verifies the service's tokens", async () => {
+test("a resource server finds the keys through discovery: jose's createRemoteJWKSet verifies the tokens", async () => {
   const { access } = await loggedIn();
-  const { jwks_uri } = (await call(MAIN, "GET", "/.well-known/openid-configuration")).body;
-  const { keys } = await (await fetch(jwks_uri)).json();
-  const { createPublicKey, verify } = await import("node:crypto");
-  const [header, payload, signature] = access.split(".");
-  const key = keys.find((k) => k.kid === decode(access).header.kid);
-  const ok = verify(
-    null,
-    Buffer.from(`${header}.${payload}`),
-    createPublicKey({ key, format: "jwk" }),
-    Buffer.from(signature, "base64url"),
-  );
-  assert.ok(ok);
+  const discovery = (await call(MAIN, "GET", "/.well-known/openid-configuration")).body;
+  // What the README shows a resource server doing, given only the issuer's origin.
+  const keys = createRemoteJWKSet(new URL(discovery.jwks_uri));
+  const { payload, protectedHeader } = await jwtVerify(access, keys, { algorithms: ["EdDSA"] });
+  assert.equal(protectedHeader.alg, "EdDSA");
+  assert.equal(payload.token_type, "access");
+  assert.equal(payload.user_id, decode(access).payload.user_id);
+  await assert.rejects(jwtVerify(`${access.slice(0, -4)}AAAA`, keys, { algorithms: ["EdDSA"] }));
 });
 
 test("/userinfo/ answers the OpenID claims of the caller", async () => {
