@@ -169,8 +169,22 @@ pub async fn authenticate<S: Store>(
         .await
         .map_err(AuthError::Store)?
         .ok_or(AuthError::UserNotFound)?;
-    if claims.iat.unwrap_or(0) < user.tokens_valid_after {
+    let iat = claims.iat.unwrap_or(0);
+    if iat < user.tokens_valid_after {
         return Err(AuthError::Token(TokenError::Invalid));
+    }
+    // `iat` has whole seconds: a token of the very second its user's tokens were ended may
+    // come from before the change or after it. It stands only if its login is still live: every
+    // login before the change was revoked with it, a login after it is live.
+    if iat == user.tokens_valid_after && iat > 0 {
+        let sid = claims.sid.as_deref();
+        let live = store
+            .liveness(user_id, sid, None, now)
+            .await
+            .map_err(AuthError::Store)?;
+        if sid.is_none() || !live.session_live {
+            return Err(AuthError::Token(TokenError::Invalid));
+        }
     }
     if !user.is_active {
         return Err(AuthError::UserInactive);

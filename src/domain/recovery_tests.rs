@@ -107,6 +107,28 @@ fn a_password_change_ends_every_refresh_token_and_every_earlier_access_token() {
 }
 
 #[test]
+fn an_access_token_of_the_changes_second_but_from_before_it_is_refused() {
+    let world = World::new();
+    let before = world.login_as(EMAIL, PASSWORD, NOW + 1).unwrap();
+    change(&world, PASSWORD, NOW + 1).unwrap();
+    let after = world.login_as(EMAIL, NEW, NOW + 1).unwrap();
+    let authenticated = |token: &str| {
+        run(authenticate(
+            &world.store,
+            &world.keys,
+            &world.settings,
+            token,
+            NOW + 1,
+        ))
+    };
+    assert_eq!(
+        authenticated(&before.access.encoded).unwrap_err(),
+        AuthError::Token(TokenError::Invalid)
+    );
+    assert!(authenticated(&after.access.encoded).is_ok());
+}
+
+#[test]
 fn a_wrong_old_password_is_reported_by_the_form_and_counts_as_a_failed_login() {
     let world = World::new();
     assert_eq!(
