@@ -154,6 +154,10 @@ test("without the EMAIL binding the routes that mail answer 503 and reveal nothi
       assert.equal(reply.status, 503, reply.text);
       assert.deepEqual(reply.body, unavailable);
     }
+    // wrangler forwards the worker's log lines a moment after the answers.
+    for (let waited = 0; waited < 10_000 && !/no send_email binding named EMAIL/.test(worker.log()); waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     assert.match(worker.log(), /no send_email binding named EMAIL/);
   } finally {
     worker.stop();
