@@ -97,7 +97,7 @@ pub async fn take_sign_up<S: Store>(
     else {
         return Ok(Quota::Taken);
     };
-    let bucket = throttle::key("r", &[&throttle::client_identity(address)]);
+    let bucket = throttle::client_key("r", address);
     let limit = i64::from(settings.registrations_per_client);
     store
         .take_quota(&[(bucket.as_str(), limit)], QUOTA_WINDOW_SECONDS, now)

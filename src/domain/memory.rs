@@ -30,6 +30,18 @@ pub struct TokenRow {
     pub revoked_at: Option<i64>,
 }
 
+impl TokenRow {
+    /// Neither rotated nor revoked.
+    fn unspent(&self) -> bool {
+        self.used_at.is_none() && self.revoked_at.is_none()
+    }
+
+    /// An unspent token of `user_id` that has not expired at `now`: a live session's.
+    fn live_for(&self, user_id: i64, now: i64) -> bool {
+        self.user_id == user_id && self.unspent() && self.expires_at > now
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct State {
     pub users: Vec<(String, User)>,
@@ -313,12 +325,7 @@ impl Store for MemoryStore {
         let mut rows: Vec<SessionRow> = state
             .tokens
             .values()
-            .filter(|row| {
-                row.user_id == user_id
-                    && row.used_at.is_none()
-                    && row.revoked_at.is_none()
-                    && row.expires_at > now
-            })
+            .filter(|row| row.live_for(user_id, now))
             .filter_map(|row| {
                 let created_at = *state.sessions.get(&row.family)?;
                 let (_, refreshed_at, client) = state.session_meta.get(&row.family)?;
@@ -355,13 +362,7 @@ impl Store for MemoryStore {
         let live: Vec<String> = state
             .tokens
             .values()
-            .filter(|row| {
-                row.user_id == user_id
-                    && row.used_at.is_none()
-                    && row.revoked_at.is_none()
-                    && row.expires_at > now
-                    && chosen(&row.family)
-            })
+            .filter(|row| row.live_for(user_id, now) && chosen(&row.family))
             .map(|row| row.family.clone())
             .collect();
         let revoked = revoke_where(&mut state, now, |row| {
@@ -387,7 +388,7 @@ impl Store for MemoryStore {
         now: i64,
     ) -> Result<Liveness, StoreError> {
         let state = self.enter("liveness").await?;
-        let live = |row: &TokenRow| row.used_at.is_none() && row.revoked_at.is_none();
+        let live = TokenRow::unspent;
         Ok(Liveness {
             user: state
                 .users
@@ -553,13 +554,7 @@ impl Store for MemoryStore {
         let mut live: Vec<(i64, String)> = state
             .tokens
             .values()
-            .filter(|row| {
-                row.user_id == user_id
-                    && row.used_at.is_none()
-                    && row.revoked_at.is_none()
-                    && row.expires_at > now
-                    && row.family != record.refresh.jti
-            })
+            .filter(|row| row.live_for(user_id, now) && row.family != record.refresh.jti)
             .map(|row| (row.expires_at, row.family.clone()))
             .collect();
         live.sort_by(|a, b| b.cmp(a));
@@ -589,7 +584,7 @@ impl Store for MemoryStore {
         let family = row.family.clone();
         let started = *state.sessions.entry(family).or_insert(now);
         let row = &state.tokens[old.jti];
-        let live = row.used_at.is_none() && row.revoked_at.is_none();
+        let live = row.unspent();
         let ended = valid_after(&state, row.user_id) > old.iat;
         if !live
             || user_is_active(&state, row.user_id) != Some(true)
@@ -658,7 +653,7 @@ impl Store for MemoryStore {
         let Some(row) = state.tokens.get(token.jti) else {
             return Ok((false, Vec::new()));
         };
-        let was_live = row.used_at.is_none() && row.revoked_at.is_none();
+        let was_live = row.unspent();
         let family = row.family.clone();
         Ok((
             was_live,

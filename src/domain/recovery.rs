@@ -288,9 +288,7 @@ async fn quota<S: Store>(
 ) -> Result<bool, StoreError> {
     let address = throttle::key("m", &[kind.name(), &to.trim().to_ascii_lowercase()]);
     let mut buckets = vec![(address.as_str(), MAILS_PER_ADDRESS)];
-    let by_client = client
-        .address()
-        .map(|ip| throttle::key("n", &[&throttle::client_identity(ip)]));
+    let by_client = client.address().map(|ip| throttle::client_key("n", ip));
     if let Some(by_client) = &by_client {
         buckets.push((by_client.as_str(), MAILS_PER_CLIENT));
     }

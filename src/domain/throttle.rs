@@ -57,6 +57,12 @@ pub fn buckets(client_ip: Option<&str>, email: &str) -> Buckets {
     }
 }
 
+/// The key of a per-client bucket of `kind` for the client `address` stands for: the mail and
+/// sign-up quotas.
+pub(crate) fn client_key(kind: &str, address: &str) -> String {
+    key(kind, &[&client_identity(address)])
+}
+
 /// The client an address stands for: `4:<IPv4>`, `6:<first four groups of the IPv6>`, or, for
 /// what does not parse as an address (only a binding caller can send that), `?:<the text>`.
 pub(crate) fn client_identity(address: &str) -> String {
