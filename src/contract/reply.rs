@@ -390,3 +390,20 @@ impl<'a> Introspected<'a> {
 pub struct Inactive {
     pub active: bool,
 }
+
+/// RFC 7662's answer, as `/token/introspect/` and the RPC method `verify` give it.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Introspection<'a> {
+    Active(Introspected<'a>),
+    Inactive(Inactive),
+}
+
+impl<'a> Introspection<'a> {
+    pub fn of(active: Option<&'a Active>, settings: &'a Settings) -> Self {
+        match active {
+            Some(active) => Self::Active(Introspected::new(active, settings)),
+            None => Self::Inactive(Inactive { active: false }),
+        }
+    }
+}

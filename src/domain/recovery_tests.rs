@@ -435,7 +435,7 @@ fn sessions_list_live_logins_newest_first_and_revoke_one_or_the_others() {
     let second = world.login_as(EMAIL, PASSWORD, NOW + 1).unwrap();
     let third = world.login_as(EMAIL, PASSWORD, NOW + 2).unwrap();
     let ids = |now| -> Vec<String> {
-        run(sessions::list(&world.store, 1, now))
+        run(sessions::list(&world.at(now), &world.store, 1))
             .unwrap()
             .into_iter()
             .map(|s| s.id)
@@ -594,10 +594,25 @@ fn logins_of_one_second_are_listed_newest_first() {
     let logins: Vec<String> = (0..5)
         .map(|_| world.login_as(EMAIL, PASSWORD, NOW).unwrap().refresh.sid)
         .collect();
-    let listed: Vec<String> = run(sessions::list(&world.store, 1, NOW))
+    let listed: Vec<String> = run(sessions::list(&world.at(NOW), &world.store, 1))
         .unwrap()
         .into_iter()
         .map(|s| s.id)
         .collect();
     assert_eq!(listed, logins.into_iter().rev().collect::<Vec<_>>());
+}
+
+#[test]
+fn a_login_past_its_absolute_lifetime_is_not_listed_and_none_outlives_it() {
+    let world = World::with(Settings {
+        family_max_age: 100,
+        ..settings()
+    });
+    let old = world.login_as(EMAIL, PASSWORD, NOW).unwrap();
+    let young = world.login_as(EMAIL, PASSWORD, NOW + 50).unwrap();
+    let listed = run(sessions::list(&world.at(NOW + 100), &world.store, 1)).unwrap();
+    let ids: Vec<&str> = listed.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, [young.refresh.sid.as_str()]);
+    assert_eq!(listed[0].expires_at, NOW + 150);
+    assert!(!ids.contains(&old.refresh.sid.as_str()));
 }

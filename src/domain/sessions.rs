@@ -376,13 +376,21 @@ pub async fn logout_everywhere<S: Store, D: Denylist>(
     Ok(())
 }
 
-/// The caller's live sessions, newest first (`/sessions/`).
+/// The caller's live sessions, newest first (`/sessions/`): a login past
+/// `REFRESH_FAMILY_MAX_AGE_SECONDS` is not live however fresh its refresh token, and a
+/// session expires when its token does or its lifetime ends, whichever comes first.
 pub async fn list<S: Store>(
+    ctx: &Context<'_>,
     store: &S,
     user_id: i64,
-    now: i64,
 ) -> Result<Vec<SessionRow>, SessionError> {
-    Ok(store.sessions_of(user_id, now).await?)
+    let max_age = ctx.settings.family_max_age;
+    let mut rows = store.sessions_of(user_id, ctx.now).await?;
+    rows.retain(|row| row.created_at > ctx.now - max_age);
+    for row in &mut rows {
+        row.expires_at = row.expires_at.min(row.created_at + max_age);
+    }
+    Ok(rows)
 }
 
 /// Ends sessions of the caller (`/sessions/<id>/revoke/`, `/sessions/revoke-others/`): their

@@ -21,6 +21,7 @@ use worker::Env;
 use crate::contract::error::ApiError;
 use crate::domain::keys::{KeyError, Keyring, SECRET_NAME};
 use crate::domain::secret::Secret;
+use crate::domain::sessions::Context;
 use crate::domain::settings::{Settings, SettingsError};
 use crate::domain::store::StoreError;
 
@@ -103,6 +104,16 @@ impl Config {
         self.keys
             .as_ref()
             .map_err(|error| ApiError::Internal(format!("configuration error: {error}")))
+    }
+
+    /// The session flows' context at `now`: fails with the contract's 500 when the keys are
+    /// broken.
+    pub fn sessions(&'static self, now: i64) -> Result<Context<'static>, ApiError> {
+        Ok(Context {
+            settings: &self.settings,
+            keys: self.keys()?,
+            now,
+        })
     }
 }
 

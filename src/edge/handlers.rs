@@ -46,11 +46,7 @@ impl<'a> Ctx<'a> {
 
     /// The session flows' context: fails with the contract's 500 when the keys are broken.
     fn sessions(&self) -> Result<Context<'static>, ApiError> {
-        Ok(Context {
-            settings: &self.config.settings,
-            keys: self.config.keys()?,
-            now: self.now,
-        })
+        self.config.sessions(self.now)
     }
 }
 
@@ -224,19 +220,14 @@ async fn register(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply
     // The binding is resolved before validation, so a deployment without D1 answers 503 to
     // every registration.
     let store = D1Store::primary(ctx.env).bound()?;
-    if ctx.config.settings.email_verification != Verification::None {
-        ctx.mail_ready()?;
-    }
-    ctx.take_sign_up(&store, req).await?;
+    ctx.begin_sign_up(&store, req).await?;
     let email = check.email().map(str::to_owned);
     let iterations = ctx.config.settings.pbkdf2_iterations;
     let validate = |taken| check.finish(taken);
     let (_, user) =
         accounts::register(&store, email.as_deref(), validate, iterations, ctx.now).await?;
     // With verification on, `/register/` also mails the link (docs/accounts.md §3).
-    if ctx.config.settings.email_verification != Verification::None {
-        ctx.verification_mail_after(&user.email, req)?;
-    }
+    ctx.signed_up(&user.email, req)?;
     Ok(Reply::created(&reply::Registered {
         email: &user.email,
         username: &user.username,
@@ -354,19 +345,14 @@ async fn registration(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<R
     let form = RegistrationForm::new(fields);
     let store = D1Store::primary(ctx.env).bound()?;
     let settings = &ctx.config.settings;
-    if settings.email_verification != Verification::None {
-        ctx.mail_ready()?;
-    }
-    ctx.take_sign_up(&store, req).await?;
+    ctx.begin_sign_up(&store, req).await?;
     let email = form.email().map(str::to_owned);
     let validate = |taken| form.finish(taken);
     let iterations = settings.pbkdf2_iterations;
     let (id, new) = accounts::register(&store, email.as_deref(), validate, iterations, ctx.now)
         .await
         .map_err(account::registration_error)?;
-    if settings.email_verification != Verification::None {
-        ctx.verification_mail_after(&new.email, req)?;
-    }
+    ctx.signed_up(&new.email, req)?;
     if settings.email_verification == Verification::Mandatory {
         return Ok(Reply::created(&reply::Detail {
             detail: "Verification e-mail sent.",
@@ -407,7 +393,6 @@ async fn verify_email(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<R
 async fn resend_email(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply, ApiError> {
     let email = account::email_only(fields)?;
     ctx.mail_ready()?;
-    ctx.config.secret_key()?;
     ctx.verification_mail_after(&email, req)?;
     Ok(Reply::ok(&reply::Detail { detail: "ok" }))
 }
@@ -415,7 +400,6 @@ async fn resend_email(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<R
 async fn password_reset(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply, ApiError> {
     let email = account::email_only(fields)?;
     ctx.mail_ready()?;
-    ctx.config.secret_key()?;
     ctx.reset_mail_after(&email, req)?;
     Ok(Reply::ok(&reply::Detail {
         detail: "Password reset e-mail has been sent.",
@@ -471,12 +455,7 @@ async fn delete_user(
     let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
     recovery::delete_account(&session, &store, &denylist, user, &password, client)
         .await
-        .map_err(|error| match error {
-            AccountError::WrongPassword => {
-                FieldErrors::one("password", account::WRONG_PASSWORD).into()
-            }
-            other => account_error(other),
-        })?;
+        .map_err(account_error)?;
     Ok(Reply::ok(&reply::Detail {
         detail: "Account deleted.",
     }))
@@ -516,17 +495,15 @@ async fn change_password(
 
 async fn list_sessions(ctx: &Ctx<'_>, principal: &Principal) -> Result<Reply, ApiError> {
     let store = D1Store::primary(ctx.env);
-    let settings = &ctx.config.settings;
-    let rows = sessions::list(&store, principal.user.id, ctx.now).await?;
+    let rows = sessions::list(&ctx.sessions()?, &store, principal.user.id).await?;
     let current = principal.sid.as_deref();
     let items: Vec<reply::SessionItem> = rows
         .iter()
-        .filter(|row| row.created_at > ctx.now - settings.family_max_age)
         .map(|row| reply::SessionItem {
             id: &row.id,
             created: reply::utc(row.created_at),
             last_refreshed: reply::utc(row.refreshed_at.unwrap_or(row.created_at)),
-            expires: reply::utc(row.expires_at.min(row.created_at + settings.family_max_age)),
+            expires: reply::utc(row.expires_at),
             user_agent: &row.user_agent,
             ip: &row.ip,
             country: &row.country,
@@ -576,7 +553,6 @@ fn discovery(ctx: &Ctx<'_>, req: &Request) -> Result<Reply, ApiError> {
         .with_header("Cache-Control", "public, max-age=300"))
 }
 
-/// RFC 7009: always 200 with an empty body, whatever the token.
 /// RFC 7009: 200 with an empty body whatever the token, even a blank or missing one, so the
 /// answer tells a caller nothing about what it holds.
 async fn revoke(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply, ApiError> {
@@ -593,17 +569,11 @@ async fn revoke(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply, 
 /// The RPC entrypoint's `verify` (edge/rpc.rs): RFC 7662's answer for `token`, as JSON.
 pub async fn rpc_verify(env: &Env, token: &str) -> Result<String, ApiError> {
     let config = env::load(env)?;
-    let session = Context {
-        settings: &config.settings,
-        keys: config.keys()?,
-        now: super::now(),
-    };
+    let session = config.sessions(super::now())?;
     let (store, denylist) = (D1Store::primary(env), KvDenylist::new(env));
     let active = sessions::introspect(&session, &store, &denylist, token).await?;
-    Ok(match &active {
-        None => reply::to_json(&reply::Inactive { active: false }),
-        Some(active) => reply::to_json(&reply::Introspected::new(active, &config.settings)),
-    })
+    let answer = reply::Introspection::of(active.as_ref(), &config.settings);
+    Ok(reply::to_json(&answer))
 }
 
 /// The RPC entrypoint's `user`: the `/user/` object of the access token's user as JSON, or
@@ -627,11 +597,8 @@ async fn introspect(ctx: &Ctx<'_>, fields: &Fields) -> Result<Reply, ApiError> {
     let session = ctx.sessions()?;
     let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
     let active = sessions::introspect(&session, &store, &denylist, token.expose()).await?;
-    let reply = match &active {
-        None => Reply::ok(&reply::Inactive { active: false }),
-        Some(active) => Reply::ok(&reply::Introspected::new(active, &ctx.config.settings)),
-    };
-    Ok(reply.with_header("Cache-Control", "no-store"))
+    let answer = reply::Introspection::of(active.as_ref(), &ctx.config.settings);
+    Ok(Reply::ok(&answer).with_header("Cache-Control", "no-store"))
 }
 
 /// The answers of the account rules outside a form.
@@ -653,16 +620,29 @@ fn form_error(error: FormError<FieldErrors>) -> ApiError {
     }
 }
 
-// Mail after the answer: wired to the Email Service binding below.
+// Sign-ups and the mail after the answer.
 impl Ctx<'_> {
-    /// One sign-up from the client's hourly quota, or DRF's 429 with `Retry-After`.
-    async fn take_sign_up(&self, store: &D1Store<'_>, req: &Request) -> Result<(), ApiError> {
+    /// What both sign-up routes check first: with verification on, the mail binding (the
+    /// account must not be made if its mail cannot go); then one sign-up from the client's
+    /// hourly quota, or DRF's 429 with `Retry-After`.
+    async fn begin_sign_up(&self, store: &D1Store<'_>, req: &Request) -> Result<(), ApiError> {
         let settings = &self.config.settings;
+        if settings.email_verification != Verification::None {
+            self.mail_ready()?;
+        }
         let quota = accounts::take_sign_up(store, settings, &http::client(req), self.now).await?;
         match quota {
             Quota::Taken => Ok(()),
             Quota::Spent { retry_after } => Err(ApiError::Throttled(retry_after)),
         }
+    }
+
+    /// After a sign-up: with verification on, the verification mail goes after the answer.
+    fn signed_up(&self, email: &str, req: &Request) -> Result<(), ApiError> {
+        if self.config.settings.email_verification == Verification::None {
+            return Ok(());
+        }
+        self.verification_mail_after(email, req)
     }
 
     /// The mail binding, checked before any lookup so that its absence reveals nothing
