@@ -225,8 +225,28 @@ export async function startWorker({
     const stop = () => (stopped ??= mf.dispose().finally(removeState));
     return { url, state, log: () => "", stop };
   }
-  const [port, inspector] = [await freePort(), await freePort()];
   const configs = [...front.map((config) => path.join(root, config)), await wranglerDevConfig(state, vars, without)];
+  // A port freePort handed out can be taken, before this wrangler binds it, by a port another
+  // process asked the system for (every wrangler opens several): wrangler then exits with
+  // "Address already in use", and the port answers for someone else. So the worker counts as up
+  // only once wrangler says it is ready on that very port; a lost port is retried on new ones.
+  for (let attempt = 1; ; attempt++) {
+    const worker = await wranglerDev(configs, state, args, removeState);
+    if (worker.url !== undefined) return worker;
+    if (!worker.lostPort || attempt === 3) {
+      removeState();
+      throw new Error(worker.error);
+    }
+  }
+}
+
+/**
+ * One `wrangler dev` of `configs` on fresh ports: resolves to the worker once wrangler reports
+ * it ready on its port and it answers HTTP, or to { error, lostPort } once it has exited or
+ * 120 s have passed (then it is stopped).
+ */
+async function wranglerDev(configs, state, args, removeState) {
+  const [port, inspector] = [await freePort(), await freePort()];
   const child = spawn(
     process.execPath,
     [
@@ -254,32 +274,40 @@ export async function startWorker({
   child.stdout.on("data", (chunk) => (log += chunk));
   child.stderr.on("data", (chunk) => (log += chunk));
   const url = `http://127.0.0.1:${port}`;
-  const worker = {
-    url,
-    state,
-    child,
-    log: () => log,
-    stop() {
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {
-        // Already stopped.
-      }
-      removeState();
-    },
+  const stopChild = () => {
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {
+      // Already stopped.
+    }
   };
+  const ready = `Ready on ${url}`;
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${log}`);
-    try {
-      await fetch(`${url}/__ready__`);
-      return worker;
-    } catch {
-      await new Promise((r) => setTimeout(r, 250));
+    if (child.exitCode !== null) {
+      return { error: `wrangler dev exited:\n${log}`, lostPort: log.includes("Address already in use") };
     }
+    if (stripVTControlCharacters(log).includes(ready)) {
+      try {
+        await fetch(`${url}/__ready__`);
+        return {
+          url,
+          state,
+          child,
+          log: () => log,
+          stop() {
+            stopChild();
+            removeState();
+          },
+        };
+      } catch {
+        // Not answering yet.
+      }
+    }
+    await new Promise((r) => setTimeout(r, 250));
   }
-  worker.stop();
-  throw new Error(`wrangler dev did not answer within 120 s:\n${log}`);
+  stopChild();
+  return { error: `wrangler dev did not answer within 120 s:\n${log}`, lostPort: false };
 }
 
 /**
