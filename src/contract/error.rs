@@ -47,6 +47,8 @@ pub enum ApiError {
     Throttled(i64),
     /// dj-rest-auth's logout refused the token: 401 `{"detail": …}`.
     Logout(&'static str),
+    /// A view refused the request before its serializer ran: 400 `{"detail": …}`.
+    Refused(&'static str),
     /// `/token/introspect/` with a Bearer secret that is not one of `INTROSPECTION_SECRETS`.
     IncorrectCredentials,
     /// A bug or a configuration error: the cause, for the log only.
@@ -178,6 +180,7 @@ impl ApiError {
                 .with_header("Retry-After", wait.to_string())
             }
             Self::Logout(message) => detail(401, message),
+            Self::Refused(message) => detail(400, message),
             Self::IncorrectCredentials => detail(401, "Incorrect authentication credentials."),
             Self::Internal(_) => detail(500, "A server error occurred."),
             Self::Unavailable(_) => {

@@ -10,5 +10,6 @@ pub mod error;
 pub mod forms;
 pub mod json;
 pub mod mail;
+pub mod mfa;
 pub mod reply;
 pub mod routes;

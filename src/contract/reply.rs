@@ -242,6 +242,48 @@ pub struct EventItem<'a> {
     pub user_agent: &'a str,
 }
 
+/// The first step of a login with MFA on (dj-rest-auth's `MFALoginView`).
+#[derive(Serialize)]
+pub struct MfaRequired<'a> {
+    pub ephemeral_token: &'a str,
+    pub mfa_required: bool,
+}
+
+/// `GET /mfa/totp/activate/` (dj-rest-auth's `TOTPActivateInitSerializer`).
+#[derive(Serialize)]
+pub struct TotpActivation<'a> {
+    pub secret: &'a str,
+    pub totp_url: &'a str,
+    pub qr_code_data_uri: &'a str,
+    pub activation_token: &'a str,
+}
+
+/// `POST /mfa/totp/activate/`: the recovery codes, shown once.
+#[derive(Serialize)]
+pub struct Activated<'a> {
+    pub recovery_codes: Vec<&'a str>,
+}
+
+/// `POST /mfa/recovery-codes/regenerate/` (`RecoveryCodesSerializer`).
+#[derive(Serialize)]
+pub struct RecoveryCodes<'a> {
+    pub codes: Vec<&'a str>,
+}
+
+/// `POST /mfa/recovery-codes/` (ours: the codes are not kept, so only their number).
+#[derive(Serialize)]
+pub struct RemainingCodes {
+    pub remaining: i64,
+}
+
+/// `GET /mfa/status/` (`MFAStatusSerializer`).
+#[derive(Serialize)]
+pub struct MfaStatus {
+    pub mfa_enabled: bool,
+    pub created_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
 /// Epoch seconds as ISO 8601 UTC, `2026-12-01T11:02:33Z`.
 pub fn utc(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);

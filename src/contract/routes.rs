@@ -43,6 +43,12 @@ pub enum Route {
     TokenRevoke,
     /// RFC 7662.
     TokenIntrospect,
+    MfaVerify,
+    MfaTotpActivate,
+    MfaTotpDeactivate,
+    MfaStatus,
+    MfaRecoveryCodes,
+    MfaRecoveryCodesRegenerate,
 }
 
 /// How a route is served, with the routes of each kind as their own type, so that the edge
@@ -75,6 +81,11 @@ pub enum Protected {
     SessionRevoke,
     SessionsRevokeOthers,
     UserInfo,
+    MfaTotpActivate,
+    MfaTotpDeactivate,
+    MfaStatus,
+    MfaRecoveryCodes,
+    MfaRecoveryCodesRegenerate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +106,7 @@ pub enum Public {
     Discovery,
     TokenRevoke,
     TokenIntrospect,
+    MfaVerify,
 }
 
 impl Public {
@@ -117,7 +129,7 @@ impl Public {
 }
 
 /// Every route, for tests and documentation.
-pub const ALL: [Route; 29] = [
+pub const ALL: [Route; 35] = [
     Route::Register,
     Route::Token,
     Route::TokenRefresh,
@@ -147,6 +159,12 @@ pub const ALL: [Route; 29] = [
     Route::UserInfo,
     Route::TokenRevoke,
     Route::TokenIntrospect,
+    Route::MfaVerify,
+    Route::MfaTotpActivate,
+    Route::MfaTotpDeactivate,
+    Route::MfaStatus,
+    Route::MfaRecoveryCodes,
+    Route::MfaRecoveryCodesRegenerate,
 ];
 
 /// The path of a request URL as the runtime serialises it (WHATWG: the scheme, `//`, the host,
@@ -204,6 +222,12 @@ pub fn resolve(path: &str) -> Option<Route> {
         "/userinfo" => Route::UserInfo,
         "/token/revoke" => Route::TokenRevoke,
         "/token/introspect" => Route::TokenIntrospect,
+        "/mfa/verify" => Route::MfaVerify,
+        "/mfa/totp/activate" => Route::MfaTotpActivate,
+        "/mfa/totp/deactivate" => Route::MfaTotpDeactivate,
+        "/mfa/status" => Route::MfaStatus,
+        "/mfa/recovery-codes" => Route::MfaRecoveryCodes,
+        "/mfa/recovery-codes/regenerate" => Route::MfaRecoveryCodesRegenerate,
         _ => return with_parameters(path),
     })
 }
@@ -288,7 +312,8 @@ impl Route {
             | Self::OpenIdConfiguration => "GET",
             Self::UserInfo => "GET, HEAD, OPTIONS",
             Self::User => "GET, PUT, PATCH, HEAD, OPTIONS",
-            Self::Sessions | Self::UserEvents => "GET, HEAD, OPTIONS",
+            Self::Sessions | Self::UserEvents | Self::MfaStatus => "GET, HEAD, OPTIONS",
+            Self::MfaTotpActivate => "GET, POST, HEAD, OPTIONS",
             // dj-rest-auth's own headers: these views define `get` only to refuse it.
             Self::Logout => "GET, POST, HEAD, OPTIONS",
             Self::VerifyEmail => "POST, OPTIONS, HEAD",
@@ -335,6 +360,14 @@ impl Route {
             Self::UserInfo => Kind::Protected(Protected::UserInfo),
             Self::TokenRevoke => Kind::Public(Public::TokenRevoke),
             Self::TokenIntrospect => Kind::Public(Public::TokenIntrospect),
+            Self::MfaVerify => Kind::Public(Public::MfaVerify),
+            Self::MfaTotpActivate => Kind::Protected(Protected::MfaTotpActivate),
+            Self::MfaTotpDeactivate => Kind::Protected(Protected::MfaTotpDeactivate),
+            Self::MfaStatus => Kind::Protected(Protected::MfaStatus),
+            Self::MfaRecoveryCodes => Kind::Protected(Protected::MfaRecoveryCodes),
+            Self::MfaRecoveryCodesRegenerate => {
+                Kind::Protected(Protected::MfaRecoveryCodesRegenerate)
+            }
         }
     }
 
@@ -503,6 +536,38 @@ impl Route {
                     field("token", "string", "Token", None),
                     optional("token_type_hint", "string", "Token type hint"),
                 ],
+            ),
+            Self::MfaVerify => (
+                "Mfa Verify",
+                "Exchange ephemeral_token + TOTP/recovery code for a real auth token.",
+                vec![
+                    field("ephemeral_token", "string", "Ephemeral token", None),
+                    field("code", "string", "Code", Some(9)),
+                ],
+            ),
+            Self::MfaTotpActivate => (
+                "Totp Activate",
+                "GET: Generate a new TOTP secret + provisioning URI + QR code.\nPOST: Confirm TOTP activation with activation_token and a valid code.",
+                vec![
+                    field("activation_token", "string", "Activation token", None),
+                    field("code", "string", "Code", None),
+                ],
+            ),
+            Self::MfaTotpDeactivate => (
+                "Totp Deactivate",
+                "Deactivate TOTP MFA. Requires a valid TOTP code to confirm.",
+                vec![field("code", "string", "Code", None)],
+            ),
+            Self::MfaStatus => (
+                "Mfa Status",
+                "Check whether the current user has MFA enabled.",
+                vec![],
+            ),
+            Self::MfaRecoveryCodes => ("Recovery Codes", "How many unused recovery codes are left.", vec![]),
+            Self::MfaRecoveryCodesRegenerate => (
+                "Recovery Codes Regenerate",
+                "Regenerate recovery codes. Invalidates all previous codes.",
+                vec![],
             ),
         };
         let actions = if self == Self::User {

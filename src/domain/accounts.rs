@@ -27,6 +27,8 @@ pub struct User {
     pub tokens_valid_after: i64,
     /// As stored (SQLite `datetime` text or a Django dump's ISO text); part of reset tokens.
     pub last_login: Option<String>,
+    /// TOTP is on: a password login needs the second step (docs/accounts.md §5).
+    pub mfa: bool,
 }
 
 impl std::fmt::Debug for User {
@@ -36,6 +38,7 @@ impl std::fmt::Debug for User {
             .field("is_active", &self.is_active)
             .field("email_verified", &self.email_verified)
             .field("tokens_valid_after", &self.tokens_valid_after)
+            .field("mfa", &self.mfa)
             .finish_non_exhaustive()
     }
 }

@@ -13,9 +13,11 @@ use std::task::{Context, Poll, Waker};
 use super::accounts::{NewUser, User};
 use super::events::{Client, Event, EventRow, NewEvent, KEPT_PER_USER, KEPT_SECONDS};
 use super::revocation::Revocation;
+use super::secret::Secret;
 use super::store::{
-    Cleaned, Denylist, Entry, Liveness, LoginRecord, PasswordReplacement, Presented, Profile,
-    Quota, RevokedToken, SessionRow, Sessions, Store, StoreError, TokenState,
+    Challenge, Cleaned, Denylist, Entry, Liveness, LoginRecord, PasswordReplacement, Presented,
+    Profile, Proof, Quota, RevokedToken, SessionRow, Sessions, Store, StoreError, TokenState, Totp,
+    CHALLENGES_PER_USER,
 };
 use super::throttle::{Buckets, Counted};
 use super::tokens::Issued;
@@ -60,6 +62,19 @@ pub struct State {
     /// mail bucket → (sent, window start)
     pub quotas: HashMap<String, (i64, i64)>,
     pub next_user_id: i64,
+    /// user → TOTP authenticator (`recovery_codes_left` unused: see `recovery`)
+    pub totp: HashMap<i64, Totp>,
+    /// user → digests of unused recovery codes
+    pub recovery: HashMap<i64, Vec<String>>,
+    /// challenge digest → (user, expiry)
+    pub challenges: HashMap<String, (i64, i64)>,
+}
+
+/// Sets the stored user's MFA flag, as D1 derives it from the authenticator's row.
+fn set_mfa(state: &mut State, user_id: i64, on: bool) {
+    if let Some(user) = find_user(state, user_id) {
+        user.mfa = on;
+    }
 }
 
 fn push_event(state: &mut State, event: &NewEvent<'_>) {
@@ -304,6 +319,9 @@ impl Store for MemoryStore {
         });
         state.events.retain(|e| e.0 != user_id);
         state.last_login.remove(&user_id);
+        state.totp.remove(&user_id);
+        state.recovery.remove(&user_id);
+        state.challenges.retain(|_, (user, _)| *user != user_id);
         Ok(revoked)
     }
 
@@ -672,6 +690,157 @@ impl Store for MemoryStore {
         Ok(revoked)
     }
 
+    async fn totp_of(&self, user_id: i64) -> Result<Option<Totp>, StoreError> {
+        let state = self.enter("totp_of").await?;
+        let left = state.recovery.get(&user_id).map_or(0, Vec::len) as i64;
+        Ok(state.totp.get(&user_id).map(|totp| Totp {
+            recovery_codes_left: left,
+            ..totp.clone()
+        }))
+    }
+
+    async fn enable_totp(
+        &self,
+        user_id: i64,
+        secret: &Secret,
+        step: i64,
+        recovery_codes: &[String],
+        now: i64,
+        event: &NewEvent<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.enter("enable_totp").await?;
+        if state.totp.contains_key(&user_id) || find_user(&mut state, user_id).is_none() {
+            return Ok(false);
+        }
+        let totp = Totp {
+            secret: secret.clone(),
+            created_at: now,
+            last_used_at: None,
+            last_step: step,
+            recovery_codes_left: 0,
+        };
+        state.totp.insert(user_id, totp);
+        state.recovery.insert(user_id, recovery_codes.to_vec());
+        set_mfa(&mut state, user_id, true);
+        push_event(&mut state, event);
+        Ok(true)
+    }
+
+    async fn disable_totp(
+        &self,
+        user_id: i64,
+        step: i64,
+        event: &NewEvent<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.enter("disable_totp").await?;
+        if state
+            .totp
+            .get(&user_id)
+            .is_none_or(|totp| totp.last_step >= step)
+        {
+            return Ok(false);
+        }
+        state.totp.remove(&user_id);
+        state.recovery.remove(&user_id);
+        state.challenges.retain(|_, (user, _)| *user != user_id);
+        set_mfa(&mut state, user_id, false);
+        push_event(&mut state, event);
+        Ok(true)
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user_id: i64,
+        recovery_codes: &[String],
+    ) -> Result<bool, StoreError> {
+        let mut state = self.enter("replace_recovery_codes").await?;
+        if !state.totp.contains_key(&user_id) {
+            return Ok(false);
+        }
+        state.recovery.insert(user_id, recovery_codes.to_vec());
+        Ok(true)
+    }
+
+    async fn open_challenge(&self, challenge: &Challenge, now: i64) -> Result<(), StoreError> {
+        let mut state = self.enter("open_challenge").await?;
+        let user_id = challenge.user_id;
+        state
+            .challenges
+            .retain(|_, (user, expires)| *user != user_id || *expires > now);
+        let mut theirs: Vec<(String, i64)> = state
+            .challenges
+            .iter()
+            .filter(|(_, (user, _))| *user == user_id)
+            .map(|(digest, (_, expires))| (digest.clone(), *expires))
+            .collect();
+        theirs.sort_by_key(|(_, expires)| std::cmp::Reverse(*expires));
+        for (digest, _) in theirs.into_iter().skip(CHALLENGES_PER_USER - 1) {
+            state.challenges.remove(&digest);
+        }
+        state
+            .challenges
+            .insert(challenge.digest.clone(), (user_id, challenge.expires_at));
+        Ok(())
+    }
+
+    async fn challenge(&self, digest: &str, now: i64) -> Result<Option<(i64, String)>, StoreError> {
+        let state = self.enter("challenge").await?;
+        let Some(&(user_id, expires)) = state.challenges.get(digest) else {
+            return Ok(None);
+        };
+        let email = state
+            .users
+            .iter()
+            .find(|(_, u)| u.id == user_id)
+            .map(|(e, _)| e.clone());
+        Ok(email
+            .filter(|_| expires > now)
+            .map(|email| (user_id, email)))
+    }
+
+    async fn pass_challenge(
+        &self,
+        digest: &str,
+        user_id: i64,
+        proof: Proof<'_>,
+        now: i64,
+        used: &NewEvent<'_>,
+    ) -> Result<Option<bool>, StoreError> {
+        let mut state = self.enter("pass_challenge").await?;
+        if state
+            .challenges
+            .get(digest)
+            .is_none_or(|&(user, expires)| user != user_id || expires <= now)
+        {
+            return Ok(None);
+        }
+        let Some(totp) = state.totp.get_mut(&user_id) else {
+            return Ok(Some(false));
+        };
+        match proof {
+            Proof::Step(step) => {
+                if step <= totp.last_step {
+                    return Ok(Some(false));
+                }
+                totp.last_step = step;
+                totp.last_used_at = Some(now);
+            }
+            Proof::RecoveryCode(code) => {
+                let codes = state.recovery.entry(user_id).or_default();
+                let Some(index) = codes.iter().position(|c| c == code) else {
+                    return Ok(Some(false));
+                };
+                codes.remove(index);
+                if let Some(totp) = state.totp.get_mut(&user_id) {
+                    totp.last_used_at = Some(now);
+                }
+                push_event(&mut state, used);
+            }
+        }
+        state.challenges.remove(digest);
+        Ok(Some(true))
+    }
+
     async fn delete_expired(
         &self,
         cutoff: i64,
@@ -703,7 +872,10 @@ impl Store for MemoryStore {
         state
             .quotas
             .retain(|_, (_, start)| *start + super::recovery::QUOTA_WINDOW_SECONDS > now);
+        let challenges = state.challenges.len();
+        state.challenges.retain(|_, (_, expires)| *expires > now);
         Ok(Cleaned {
+            challenges: challenges - state.challenges.len(),
             refresh_tokens: tokens - state.tokens.len(),
             sessions: sessions - state.sessions.len(),
             throttle_windows: buckets - state.buckets.len(),

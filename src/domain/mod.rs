@@ -7,6 +7,7 @@ pub mod django_tokens;
 pub mod email;
 pub mod events;
 pub mod keys;
+pub mod mfa;
 pub mod password_policy;
 pub mod passwords;
 pub mod random;

@@ -9,6 +9,7 @@
 use super::accounts::User;
 use super::events::{Client, Event, NewEvent};
 use super::keys::Keyring;
+use super::mfa;
 use super::passwords::{self, PasswordHash};
 use super::revocation::{self, is_theft, Revocation};
 use super::secret::Secret;
@@ -72,6 +73,14 @@ pub struct LoggedIn {
     pub user: User,
 }
 
+/// The outcome of a password login.
+#[derive(Debug)]
+pub enum Login {
+    LoggedIn(Box<LoggedIn>),
+    /// The user has MFA on: the ephemeral token of the second step (`/mfa/verify/`).
+    MfaRequired(Secret),
+}
+
 /// The answer of a successful refresh: `refresh` is the successor when rotating.
 #[derive(Debug)]
 pub struct Refreshed {
@@ -84,14 +93,15 @@ pub struct Refreshed {
 /// unless the attempt fails; a full bucket refuses without hashing. A failed attempt costs
 /// `PBKDF2_MAX_ITERATIONS` of hashing whether the user is unknown, inactive, or has a faster
 /// hash than that, so timing reveals nothing. A login beyond the user's session cap revokes
-/// the least recently refreshed one.
+/// the least recently refreshed one. A user with MFA on gets an ephemeral token instead
+/// (docs/accounts.md §5); the login happens at its second step.
 pub async fn login<S: Store, D: Denylist>(
     ctx: &Context<'_>,
     store: &S,
     denylist: &D,
     credentials: &Credentials,
     client: &Client,
-) -> Result<LoggedIn, SessionError> {
+) -> Result<Login, SessionError> {
     let settings = ctx.settings;
     let buckets = throttle::buckets(client.address(), &credentials.email);
     let (counted, user) = store
@@ -135,7 +145,14 @@ pub async fn login<S: Store, D: Denylist>(
         }
         return Err(SessionError::BadCredentials);
     };
-    start(
+    if user.mfa {
+        // The password was right: the reservation goes back, and the second step counts its
+        // own failures (mfa::verify).
+        store.release_failures(&buckets).await?;
+        let token = mfa::open_challenge(store, user.id, ctx.now).await?;
+        return Ok(Login::MfaRequired(token));
+    }
+    let pair = start(
         ctx,
         store,
         denylist,
@@ -144,7 +161,8 @@ pub async fn login<S: Store, D: Denylist>(
         Some(&buckets),
         client,
     )
-    .await
+    .await?;
+    Ok(Login::LoggedIn(Box::new(pair)))
 }
 
 /// Starts a session for `user`: issues its first tokens, records it (with the `login` event)

@@ -65,6 +65,9 @@ pub struct Settings {
     pub password_reset_url: String,
     /// `EMAIL_VERIFICATION_URL`: the verification link, with `{origin}` and `{key}`.
     pub email_verification_url: String,
+    /// `MFA_TOTP_ISSUER`: the issuer authenticator apps show beside the account; `""` (none,
+    /// dj-rest-auth's default) by default.
+    pub totp_issuer: String,
 }
 
 /// `ACCOUNT_EMAIL_VERIFICATION`.
@@ -101,6 +104,7 @@ impl Default for Settings {
             frontend_url: None,
             password_reset_url: "{origin}/#/password-reset/{uid}/{token}".to_owned(),
             email_verification_url: "{origin}/#/verify-email/{key}".to_owned(),
+            totp_issuer: String::new(),
         }
     }
 }
@@ -269,6 +273,7 @@ impl Settings {
             password_reset_url: read("PASSWORD_RESET_URL").unwrap_or(defaults.password_reset_url),
             email_verification_url: read("EMAIL_VERIFICATION_URL")
                 .unwrap_or(defaults.email_verification_url),
+            totp_issuer: read("MFA_TOTP_ISSUER").unwrap_or(defaults.totp_issuer),
         })
     }
 }

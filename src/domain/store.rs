@@ -8,6 +8,7 @@ use super::accounts::{NewUser, User};
 use super::events::{Client, EventRow, NewEvent};
 use super::passwords::PasswordHash;
 use super::revocation::Revocation;
+use super::secret::Secret;
 use super::throttle::{Buckets, Counted};
 use super::tokens::{Issued, Verified};
 
@@ -104,6 +105,7 @@ pub struct Cleaned {
     pub throttle_windows: usize,
     pub events: usize,
     pub quota_windows: usize,
+    pub challenges: usize,
 }
 
 /// The names a user may change (`/user/`).
@@ -157,6 +159,39 @@ pub struct Liveness {
 pub enum Sessions<'a> {
     One(&'a str),
     AllBut(&'a str),
+}
+
+/// A user's TOTP authenticator (docs/accounts.md §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Totp {
+    /// Base32, as activated.
+    pub secret: Secret,
+    pub created_at: i64,
+    /// The last use of a TOTP or recovery code.
+    pub last_used_at: Option<i64>,
+    /// The step of the last accepted code: no code of this step or before is accepted again.
+    pub last_step: i64,
+    pub recovery_codes_left: i64,
+}
+
+/// The login's pending second step: the digest of its ephemeral token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub digest: String,
+    pub user_id: i64,
+    pub expires_at: i64,
+}
+
+/// Live challenges kept per user; opening another drops the oldest.
+pub const CHALLENGES_PER_USER: usize = 5;
+
+/// What passes a challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof<'a> {
+    /// A TOTP code of this step: must be after the last accepted one.
+    Step(i64),
+    /// A recovery code's digest: must be one of the user's unused ones.
+    RecoveryCode(&'a str),
 }
 
 /// The source of truth: users, refresh tokens and throttle counters. Every decision that
@@ -298,8 +333,60 @@ pub trait Store {
         event: &NewEvent<'_>,
     ) -> Result<Vec<RevokedToken>, StoreError>;
 
+    /// The user's TOTP authenticator, if MFA is on.
+    async fn totp_of(&self, user_id: i64) -> Result<Option<Totp>, StoreError>;
+
+    /// Turns MFA on with `secret` (its code of `step` confirmed) and the recovery codes'
+    /// digests, recording the event; `false`, writing nothing, when it is on already.
+    async fn enable_totp(
+        &self,
+        user_id: i64,
+        secret: &Secret,
+        step: i64,
+        recovery_codes: &[String],
+        now: i64,
+        event: &NewEvent<'_>,
+    ) -> Result<bool, StoreError>;
+
+    /// Turns MFA off (authenticator, recovery codes and pending challenges) if the last
+    /// accepted step is before `step`, recording the event; `false` when nothing was written.
+    async fn disable_totp(
+        &self,
+        user_id: i64,
+        step: i64,
+        event: &NewEvent<'_>,
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces every recovery code of a user with MFA on; `false` when MFA is off.
+    async fn replace_recovery_codes(
+        &self,
+        user_id: i64,
+        recovery_codes: &[String],
+    ) -> Result<bool, StoreError>;
+
+    /// Records a challenge, dropping the user's expired ones and all but the newest
+    /// [`CHALLENGES_PER_USER`].
+    async fn open_challenge(&self, challenge: &Challenge, now: i64) -> Result<(), StoreError>;
+
+    /// The user id and e-mail of a live challenge.
+    async fn challenge(&self, digest: &str, now: i64) -> Result<Option<(i64, String)>, StoreError>;
+
+    /// Spends a live challenge of `user_id` with `proof`, atomically: advances the last
+    /// accepted step (and `last_used_at`) or spends the recovery code (recording `used`) and
+    /// deletes the challenge, all or nothing. `Some(true)` for exactly one of any number of
+    /// concurrent calls; `Some(false)` when the proof was refused, `None` when the challenge
+    /// is gone or expired.
+    async fn pass_challenge(
+        &self,
+        digest: &str,
+        user_id: i64,
+        proof: Proof<'_>,
+        now: i64,
+        used: &NewEvent<'_>,
+    ) -> Result<Option<bool>, StoreError>;
+
     /// Deletes refresh-token rows that expired before `cutoff`, sessions left without a
-    /// token, throttle and mail windows that ended by `now`, and events older than
+    /// token, throttle and mail windows and MFA challenges that ended by `now`, and events older than
     /// [`super::events::KEPT_SECONDS`].
     async fn delete_expired(
         &self,

@@ -9,7 +9,9 @@ use super::keys::{Key, Keyring};
 use super::memory::{run, MemoryDenylist, MemoryStore};
 use super::passwords::PasswordHash;
 use super::secret::Secret;
-use super::sessions::{login, refresh, Context, Credentials, LoggedIn, Refreshed, SessionError};
+use super::sessions::{
+    login, refresh, Context, Credentials, LoggedIn, Login, Refreshed, SessionError,
+};
 use super::settings::Settings;
 use super::tokens::Issued;
 
@@ -79,12 +81,13 @@ impl World {
         }
     }
 
-    pub fn login_as(
+    /// A password login's outcome: tokens, or the second step for a user with MFA on.
+    pub fn password_login(
         &self,
         email: &str,
         password: &str,
         now: i64,
-    ) -> Result<LoggedIn, SessionError> {
+    ) -> Result<Login, SessionError> {
         let credentials = Credentials {
             email: email.into(),
             password: Secret::new(password),
@@ -96,6 +99,19 @@ impl World {
             &credentials,
             &self.client(),
         ))
+    }
+
+    /// A password login of a user without MFA.
+    pub fn login_as(
+        &self,
+        email: &str,
+        password: &str,
+        now: i64,
+    ) -> Result<LoggedIn, SessionError> {
+        match self.password_login(email, password, now)? {
+            Login::LoggedIn(pair) => Ok(*pair),
+            Login::MfaRequired(_) => panic!("the user has MFA on"),
+        }
     }
 
     pub fn login(&self) -> LoggedIn {

@@ -14,10 +14,13 @@ use super::env;
 use crate::domain::accounts::{NewUser, User};
 use crate::domain::events::{self, Client, Event, EventRow, NewEvent};
 use crate::domain::passwords::PasswordHash;
+use crate::domain::random;
 use crate::domain::recovery;
+use crate::domain::secret::Secret;
 use crate::domain::store::{
-    Cleaned, Liveness, LoginRecord, PasswordReplacement, Presented, Profile, Quota, RevokedToken,
-    SessionRow, Sessions, Store, StoreError, TokenState,
+    Challenge, Cleaned, Liveness, LoginRecord, PasswordReplacement, Presented, Profile, Proof,
+    Quota, RevokedToken, SessionRow, Sessions, Store, StoreError, TokenState, Totp,
+    CHALLENGES_PER_USER,
 };
 use crate::domain::throttle::{Buckets, Counted};
 use crate::domain::tokens::Issued;
@@ -100,7 +103,8 @@ struct StateRow {
 
 /// The columns of a [`UserRow`].
 const USER: &str = "SELECT id, email, username, first_name, last_name, password, is_active, \
-                    email_verified, tokens_valid_after, last_login FROM users";
+                    email_verified, tokens_valid_after, last_login, \
+                    EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = users.id) AS mfa FROM users";
 
 #[derive(Deserialize)]
 struct UserRow {
@@ -114,6 +118,7 @@ struct UserRow {
     email_verified: i64,
     tokens_valid_after: i64,
     last_login: Option<String>,
+    mfa: i64,
 }
 
 impl From<UserRow> for User {
@@ -129,6 +134,7 @@ impl From<UserRow> for User {
             email_verified: row.email_verified != 0,
             tokens_valid_after: row.tokens_valid_after,
             last_login: row.last_login,
+            mfa: row.mfa != 0,
         }
     }
 }
@@ -285,6 +291,24 @@ impl<'a> D1Store<'a> {
                 &[int(event.user_id), int(events::KEPT_PER_USER)],
             )?,
         ])
+    }
+
+    /// Inserts recovery-code digests for a user with MFA on (whose row carries `claim`, when
+    /// given), returning the inserted rows.
+    fn codes_statement(
+        &self,
+        user_id: i64,
+        recovery_codes: &[String],
+        claim: Option<&str>,
+    ) -> Result<D1PreparedStatement, StoreError> {
+        let digests = serde_json::to_string(recovery_codes)
+            .map_err(|error| StoreError::Unavailable(format!("recovery codes: {error}")))?;
+        self.statement(
+            "INSERT INTO mfa_recovery_codes (user_id, digest) SELECT ?1, value FROM json_each(?2) \
+             WHERE EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = ?1 AND (?3 IS NULL OR claim = ?3)) \
+             RETURNING user_id",
+            &[int(user_id), text(&digests), claim.map_or(JsValue::NULL, text)],
+        )
     }
 
     async fn user_where(
@@ -453,6 +477,9 @@ impl Store for D1Store<'_> {
             self.statement("DELETE FROM refresh_tokens WHERE user_id = ?1", &id)?,
             self.statement("DELETE FROM sessions WHERE user_id = ?1", &id)?,
             self.statement("DELETE FROM security_events WHERE user_id = ?1", &id)?,
+            self.statement("DELETE FROM mfa_totp WHERE user_id = ?1", &id)?,
+            self.statement("DELETE FROM mfa_recovery_codes WHERE user_id = ?1", &id)?,
+            self.statement("DELETE FROM mfa_challenges WHERE user_id = ?1", &id)?,
             self.statement("DELETE FROM users WHERE id = ?1", &id)?,
         ];
         let results = self.batch("account deletion", statements).await?;
@@ -897,6 +924,233 @@ impl Store for D1Store<'_> {
         rows("logout everywhere", &results[0])
     }
 
+    async fn totp_of(&self, user_id: i64) -> Result<Option<Totp>, StoreError> {
+        let statement = self.statement(
+            "SELECT secret, created_at, last_used_at, last_step, \
+             (SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = ?1 AND used_by = '') AS left \
+             FROM mfa_totp WHERE user_id = ?1",
+            &[int(user_id)],
+        )?;
+        #[derive(Deserialize)]
+        struct Row {
+            secret: String,
+            created_at: i64,
+            last_used_at: Option<i64>,
+            last_step: i64,
+            left: i64,
+        }
+        let rows: Vec<Row> = self.query("mfa lookup", statement).await?;
+        Ok(rows.into_iter().next().map(|row| Totp {
+            secret: Secret::new(row.secret),
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+            last_step: row.last_step,
+            recovery_codes_left: row.left,
+        }))
+    }
+
+    async fn enable_totp(
+        &self,
+        user_id: i64,
+        secret: &Secret,
+        step: i64,
+        recovery_codes: &[String],
+        now: i64,
+        event: &NewEvent<'_>,
+    ) -> Result<bool, StoreError> {
+        let claim = random::uuid4_hex();
+        let mine = "EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = ?1 AND claim = ?2)";
+        let mut statements = vec![
+            self.statement(
+                "INSERT INTO mfa_totp (user_id, secret, created_at, last_step, claim) \
+                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM users WHERE id = ?1) \
+                 ON CONFLICT (user_id) DO NOTHING",
+                &[
+                    int(user_id),
+                    text(secret.expose()),
+                    int(now),
+                    int(step),
+                    text(&claim),
+                ],
+            )?,
+            self.statement(
+                &format!("DELETE FROM mfa_recovery_codes WHERE user_id = ?1 AND {mine}"),
+                &[int(user_id), text(&claim)],
+            )?,
+            self.codes_statement(user_id, recovery_codes, Some(&claim))?,
+        ];
+        let only_if = "EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = ?1 AND claim = ?7)";
+        statements.extend(self.event_statements(event, Some((only_if, &[text(&claim)])))?);
+        statements.push(self.statement(
+            &format!("SELECT 1 AS won WHERE {mine}"),
+            &[int(user_id), text(&claim)],
+        )?);
+        let results = self.batch("mfa activation", statements).await?;
+        let won: Vec<AnyRow> = rows("mfa activation", &results[results.len() - 1])?;
+        Ok(!won.is_empty())
+    }
+
+    async fn disable_totp(
+        &self,
+        user_id: i64,
+        step: i64,
+        event: &NewEvent<'_>,
+    ) -> Result<bool, StoreError> {
+        let id = [int(user_id)];
+        let only_if = "EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = ?1 AND last_step < ?7)";
+        let mut statements = self.event_statements(event, Some((only_if, &[int(step)])))?;
+        statements.extend([
+            self.statement(
+                "DELETE FROM mfa_totp WHERE user_id = ?1 AND last_step < ?2 RETURNING user_id",
+                &[int(user_id), int(step)],
+            )?,
+            self.statement(
+                "DELETE FROM mfa_recovery_codes WHERE user_id = ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = ?1)",
+                &id,
+            )?,
+            self.statement(
+                "DELETE FROM mfa_challenges WHERE user_id = ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = ?1)",
+                &id,
+            )?,
+        ]);
+        let results = self.batch("mfa deactivation", statements).await?;
+        let won: Vec<AnyRow> = rows("mfa deactivation", &results[2])?;
+        Ok(!won.is_empty())
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user_id: i64,
+        recovery_codes: &[String],
+    ) -> Result<bool, StoreError> {
+        let statements = vec![
+            self.statement(
+                "DELETE FROM mfa_recovery_codes WHERE user_id = ?1 \
+                 AND EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = ?1)",
+                &[int(user_id)],
+            )?,
+            self.codes_statement(user_id, recovery_codes, None)?,
+        ];
+        let results = self.batch("recovery codes", statements).await?;
+        let inserted: Vec<AnyRow> = rows("recovery codes", &results[1])?;
+        Ok(!inserted.is_empty())
+    }
+
+    async fn open_challenge(&self, challenge: &Challenge, now: i64) -> Result<(), StoreError> {
+        let user_id = int(challenge.user_id);
+        let kept = CHALLENGES_PER_USER as i64 - 1;
+        let statements = vec![
+            self.statement(
+                "DELETE FROM mfa_challenges WHERE user_id = ?1 AND (expires_at <= ?2 OR digest IN \
+                 (SELECT digest FROM mfa_challenges WHERE user_id = ?1 \
+                 ORDER BY expires_at DESC LIMIT -1 OFFSET ?3))",
+                &[user_id.clone(), int(now), int(kept)],
+            )?,
+            self.statement(
+                "INSERT INTO mfa_challenges (digest, user_id, expires_at) VALUES (?1, ?2, ?3)",
+                &[text(&challenge.digest), user_id, int(challenge.expires_at)],
+            )?,
+        ];
+        self.batch("mfa challenge", statements).await?;
+        Ok(())
+    }
+
+    async fn challenge(&self, digest: &str, now: i64) -> Result<Option<(i64, String)>, StoreError> {
+        let statement = self.statement(
+            "SELECT c.user_id AS user_id, u.email AS email FROM mfa_challenges c \
+             JOIN users u ON u.id = c.user_id WHERE c.digest = ?1 AND c.expires_at > ?2",
+            &[text(digest), int(now)],
+        )?;
+        #[derive(Deserialize)]
+        struct Row {
+            user_id: i64,
+            email: String,
+        }
+        let rows: Vec<Row> = self.query("mfa challenge", statement).await?;
+        Ok(rows.into_iter().next().map(|row| (row.user_id, row.email)))
+    }
+
+    async fn pass_challenge(
+        &self,
+        digest: &str,
+        user_id: i64,
+        proof: Proof<'_>,
+        now: i64,
+        used: &NewEvent<'_>,
+    ) -> Result<Option<bool>, StoreError> {
+        // A claim of this request marks what it wrote, so the later statements of the batch
+        // run only if the proof was accepted by this batch, not by an earlier one.
+        let claim = random::uuid4_hex();
+        let live = "EXISTS (SELECT 1 FROM mfa_challenges WHERE digest = ?1 AND user_id = ?2 \
+                    AND expires_at > ?3)";
+        let (ids, proved) = (
+            [text(digest), int(user_id), int(now)],
+            [text(digest), int(user_id), text(&claim)],
+        );
+        let mut statements =
+            match proof {
+                Proof::Step(step) => vec![
+                    self.statement(
+                        &format!(
+                            "UPDATE mfa_totp SET last_step = ?4, last_used_at = ?3, claim = ?5 \
+                         WHERE user_id = ?2 AND last_step < ?4 AND {live}"
+                        ),
+                        &[
+                            text(digest),
+                            int(user_id),
+                            int(now),
+                            int(step),
+                            text(&claim),
+                        ],
+                    )?,
+                    self.statement(
+                        "DELETE FROM mfa_challenges WHERE digest = ?1 AND EXISTS \
+                     (SELECT 1 FROM mfa_totp WHERE user_id = ?2 AND claim = ?3) RETURNING digest",
+                        &proved,
+                    )?,
+                ],
+                Proof::RecoveryCode(code) => {
+                    let spent = "EXISTS (SELECT 1 FROM mfa_recovery_codes WHERE user_id = ?1 \
+                             AND used_by = ?7)";
+                    let mut statements =
+                        vec![
+                    self.statement(
+                        &format!(
+                            "UPDATE mfa_recovery_codes SET used_by = ?5 WHERE user_id = ?2 \
+                             AND digest = ?4 AND used_by = '' AND {live}"
+                        ),
+                        &[text(digest), int(user_id), int(now), text(code), text(&claim)],
+                    )?,
+                    self.statement(
+                        "UPDATE mfa_totp SET last_used_at = ?3 WHERE user_id = ?1 AND EXISTS \
+                         (SELECT 1 FROM mfa_recovery_codes WHERE user_id = ?1 AND used_by = ?2)",
+                        &[int(user_id), text(&claim), int(now)],
+                    )?,
+                ];
+                    statements.extend(self.event_statements(used, Some((spent, &[text(&claim)])))?);
+                    statements.push(self.statement(
+                        "DELETE FROM mfa_challenges WHERE digest = ?1 AND EXISTS \
+                     (SELECT 1 FROM mfa_recovery_codes WHERE user_id = ?2 AND used_by = ?3) \
+                     RETURNING digest",
+                        &proved,
+                    )?);
+                    statements
+                }
+            };
+        let passed_at = statements.len() - 1;
+        statements.push(self.statement(&format!("SELECT 1 AS live WHERE {live}"), &ids)?);
+        let results = self.batch("mfa verification", statements).await?;
+        let passed: Vec<AnyRow> = rows("mfa verification", &results[passed_at])?;
+        let still: Vec<AnyRow> = rows("mfa verification", &results[passed_at + 1])?;
+        Ok(match (passed.is_empty(), still.is_empty()) {
+            (false, _) => Some(true),
+            (true, false) => Some(false),
+            (true, true) => None,
+        })
+    }
+
     async fn delete_expired(
         &self,
         cutoff: i64,
@@ -925,6 +1179,10 @@ impl Store for D1Store<'_> {
                 "DELETE FROM quotas WHERE window_start <= ?1",
                 &[int(now - recovery::QUOTA_WINDOW_SECONDS)],
             )?,
+            self.statement(
+                "DELETE FROM mfa_challenges WHERE expires_at <= ?1",
+                &[int(now)],
+            )?,
         ];
         let results = self.batch("cleanup", statements).await?;
         Ok(Cleaned {
@@ -933,6 +1191,7 @@ impl Store for D1Store<'_> {
             throttle_windows: changes(&results[2]),
             events: changes(&results[3]),
             quota_windows: changes(&results[4]),
+            challenges: changes(&results[5]),
         })
     }
 }

@@ -13,12 +13,15 @@ use crate::contract::body::{FieldErrors, FieldValue, Fields};
 use crate::contract::documents;
 use crate::contract::error::{bearer_token, ApiError};
 use crate::contract::forms::{self, RegistrationCheck};
+use crate::contract::mfa as mfa_form;
 use crate::contract::reply::{self, Reply};
 use crate::contract::routes::{self, Document, Kind, Protected, Public, Route};
 use crate::domain::accounts::{self, AuthError, Principal, User};
 use crate::domain::events::Client;
+use crate::domain::mfa;
 use crate::domain::recovery::{self, AccountError, FormError};
-use crate::domain::sessions::{self, Context, SessionError};
+use crate::domain::secret::Secret;
+use crate::domain::sessions::{self, Context, Login, SessionError};
 use crate::domain::settings::Verification;
 use crate::domain::store::{Quota, Sessions};
 
@@ -105,6 +108,19 @@ pub async fn dispatch(
                 }
                 Protected::UserInfo => Ok(Reply::ok(&reply::UserInfo::from(user))
                     .with_header("Cache-Control", "no-store")),
+                Protected::MfaTotpActivate if matches!(method, "GET" | "HEAD") => {
+                    begin_totp(&ctx, user)
+                }
+                Protected::MfaTotpActivate => activate_totp(&ctx, user, req, &client).await,
+                Protected::MfaTotpDeactivate => deactivate_totp(&ctx, user, req, &client).await,
+                Protected::MfaStatus => mfa_status(&ctx, user).await,
+                Protected::MfaRecoveryCodes => {
+                    let store = D1Store::primary(ctx.env);
+                    let remaining = mfa::remaining_codes(&store, user.id).await;
+                    let remaining = remaining.map_err(mfa_form::error)?;
+                    Ok(Reply::ok(&reply::RemainingCodes { remaining }))
+                }
+                Protected::MfaRecoveryCodesRegenerate => regenerate_codes(&ctx, user).await,
             }
         }
         Kind::Public(public) => {
@@ -153,6 +169,7 @@ pub async fn dispatch(
                 Public::Discovery => discovery(&ctx, req),
                 Public::TokenRevoke => revoke(&ctx, &http::read_fields(req).await?, req).await,
                 Public::TokenIntrospect => introspect(&ctx, &http::read_fields(req).await?).await,
+                Public::MfaVerify => mfa_verify(&ctx, &http::read_fields(req).await?, req).await,
             }
         }
     }
@@ -239,7 +256,10 @@ async fn login(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply, A
     let session = ctx.sessions()?;
     let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
     let client = http::client(req);
-    let pair = sessions::login(&session, &store, &denylist, &credentials, &client).await?;
+    let pair = match sessions::login(&session, &store, &denylist, &credentials, &client).await? {
+        Login::LoggedIn(pair) => pair,
+        Login::MfaRequired(token) => return Ok(mfa_required(&token)),
+    };
     Ok(Reply::tokens(&reply::LoginPair {
         refresh: &pair.refresh.encoded,
         access: &pair.access.encoded,
@@ -309,6 +329,10 @@ async fn account_login(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<
             }
             other => ApiError::from(other),
         })?;
+    let pair = match pair {
+        Login::LoggedIn(pair) => pair,
+        Login::MfaRequired(token) => return Ok(mfa_required(&token)),
+    };
     Ok(Reply::tokens(&reply::LoggedIn {
         access: &pair.access.encoded,
         refresh: &pair.refresh.encoded,
@@ -602,6 +626,126 @@ async fn introspect(ctx: &Ctx<'_>, fields: &Fields) -> Result<Reply, ApiError> {
 }
 
 /// The answers of the account rules outside a form.
+/// The first step of a login with MFA on (dj-rest-auth's `MFALoginView`).
+fn mfa_required(token: &Secret) -> Reply {
+    Reply::tokens(&reply::MfaRequired {
+        ephemeral_token: token.expose(),
+        mfa_required: true,
+    })
+}
+
+/// `POST /mfa/verify/`: the second step, answered as dj-rest-auth's login.
+async fn mfa_verify(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply, ApiError> {
+    let [token, code] = mfa_form::verification(fields)?;
+    let secret = ctx.config.secret_key()?;
+    let session = ctx.sessions()?;
+    let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
+    let client = http::client(req);
+    let pair = mfa::verify(
+        &session,
+        &store,
+        &denylist,
+        secret,
+        token.expose(),
+        code.expose(),
+        &client,
+    )
+    .await
+    .map_err(mfa_form::error)?;
+    Ok(Reply::tokens(&reply::LoggedIn {
+        access: &pair.access.encoded,
+        refresh: &pair.refresh.encoded,
+        user: reply::UserDetails::from(&pair.user),
+    }))
+}
+
+/// `GET /mfa/totp/activate/`: a new secret, its URI and QR code, and the activation token.
+fn begin_totp(ctx: &Ctx<'_>, user: &User) -> Result<Reply, ApiError> {
+    let secret = ctx.config.secret_key()?;
+    let issuer = &ctx.config.settings.totp_issuer;
+    let activation = mfa::begin_activation(user, secret, issuer, ctx.now);
+    let totp_url = activation.totp_url.expose();
+    Ok(Reply::tokens(&reply::TotpActivation {
+        secret: activation.secret.expose(),
+        totp_url,
+        qr_code_data_uri: &mfa_form::qr_code_data_uri(totp_url),
+        activation_token: activation.activation_token.expose(),
+    }))
+}
+
+/// `POST /mfa/totp/activate/`: dj-rest-auth refuses a user with MFA on before reading the form.
+async fn activate_totp(
+    ctx: &Ctx<'_>,
+    user: &User,
+    req: &Request,
+    client: &Client,
+) -> Result<Reply, ApiError> {
+    if user.mfa {
+        return Err(mfa_form::error(mfa::MfaError::AlreadyEnabled));
+    }
+    let [token, code] = mfa_form::activation(&http::read_fields(req).await?)?;
+    let secret = ctx.config.secret_key()?;
+    let store = D1Store::primary(ctx.env);
+    let codes = mfa::activate(
+        &store,
+        user,
+        secret,
+        token.expose(),
+        code.expose(),
+        ctx.now,
+        client,
+    )
+    .await
+    .map_err(mfa_form::error)?;
+    Ok(Reply::tokens(&reply::Activated {
+        recovery_codes: codes.iter().map(Secret::expose).collect(),
+    }))
+}
+
+/// `POST /mfa/totp/deactivate/`: dj-rest-auth refuses a user without MFA before reading the form.
+async fn deactivate_totp(
+    ctx: &Ctx<'_>,
+    user: &User,
+    req: &Request,
+    client: &Client,
+) -> Result<Reply, ApiError> {
+    if !user.mfa {
+        return Err(mfa_form::error(mfa::MfaError::NotEnabled));
+    }
+    let code = mfa_form::deactivation(&http::read_fields(req).await?)?;
+    let session = ctx.sessions()?;
+    let store = D1Store::primary(ctx.env);
+    mfa::deactivate(&session, &store, user, code.expose(), client)
+        .await
+        .map_err(mfa_form::error)?;
+    Ok(Reply::ok(&reply::Detail {
+        detail: mfa_form::DEACTIVATED,
+    }))
+}
+
+async fn mfa_status(ctx: &Ctx<'_>, user: &User) -> Result<Reply, ApiError> {
+    let store = D1Store::primary(ctx.env);
+    let status = mfa::status(&store, user.id)
+        .await
+        .map_err(mfa_form::error)?;
+    Ok(Reply::ok(&reply::MfaStatus {
+        mfa_enabled: status.created_at.is_some(),
+        created_at: status.created_at.map(reply::utc),
+        last_used_at: status.last_used_at.map(reply::utc),
+    }))
+}
+
+async fn regenerate_codes(ctx: &Ctx<'_>, user: &User) -> Result<Reply, ApiError> {
+    let secret = ctx.config.secret_key()?;
+    let store = D1Store::primary(ctx.env);
+    let codes = mfa::regenerate_codes(&store, user.id, secret)
+        .await
+        .map_err(mfa_form::error)?;
+    Ok(Reply::tokens(&reply::RecoveryCodes {
+        codes: codes.iter().map(Secret::expose).collect(),
+    }))
+}
+
 fn account_error(error: AccountError) -> ApiError {
     match error {
         AccountError::WrongPassword => FieldErrors::one("password", account::WRONG_PASSWORD).into(),

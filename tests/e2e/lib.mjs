@@ -138,3 +138,41 @@ export function bearerError(message) {
     messages: [{ token_class: "AccessToken", token_type: "access", message }],
   };
 }
+
+/** RFC 4648 base32 (upper case, padding optional) to bytes. */
+export function base32Bytes(text) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let [bits, value] = [0, 0];
+  const bytes = [];
+  for (const char of text.replace(/=+$/, "")) {
+    value = (value << 5) | alphabet.indexOf(char);
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes.push((value >> bits) & 255);
+    }
+  }
+  return Buffer.from(bytes);
+}
+
+/**
+ * The RFC 6238 code (HMAC-SHA-1, 6 digits, 30 s) of a base32 secret at `seconds`: computed
+ * here with node's HMAC, independently of the worker's code.
+ */
+export function totp(secret, seconds = Date.now() / 1000) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(seconds / 30)));
+  const digest = createHmac("sha1", base32Bytes(secret)).update(counter).digest();
+  const offset = digest[19] & 15;
+  return String((digest.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
+
+/**
+ * Waits, when the current 30 s step ends within `margin` seconds, for the next one: a test
+ * that uses the codes of the previous, current and next step then stays inside one window.
+ */
+export async function freshStep(margin = 5) {
+  const left = 30 - ((Date.now() / 1000) % 30);
+  if (left < margin) await new Promise((resolve) => setTimeout(resolve, left * 1000 + 100));
+  return Date.now() / 1000;
+}

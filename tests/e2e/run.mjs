@@ -31,6 +31,8 @@ const configurations = {
   E2E_THROTTLE: {
     vars: {
       JWT_SIGNING_KEYS: signingKeys,
+      // The MFA throttle test activates TOTP there.
+      SECRET_KEY: secretKey,
       LOGIN_THROTTLE_ACCOUNT_FAILURES: "2",
       LOGIN_THROTTLE_CLIENT_FAILURES: "4",
       LOGIN_THROTTLE_WINDOW_SECONDS: "8",
