@@ -15,8 +15,9 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import jsQR from "jsqr";
 import { chromium } from "playwright-core";
-import { BLACKLISTED, STRONG_PASSWORD, letters, uniqueEmail } from "../e2e/lib.mjs";
+import { BLACKLISTED, STRONG_PASSWORD, freshStep, letters, totp, uniqueEmail } from "../e2e/lib.mjs";
 import { linkIn, mailsTo, startWorker, testKeyJwk } from "../e2e/worker.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -175,6 +176,8 @@ async function accountSteps(origin) {
     assert.ok(!(await listedSessions()).some((s) => s.id === other), "the server no longer lists it");
   });
 
+  await mfaSteps();
+
   await step("change password (200): the access token is refused at once (401)", async () => {
     await fill({ "#change-old": user.password, "#change-new1": NEW_PASSWORD, "#change-new2": NEW_PASSWORD });
     await expectAnswer("#change", 200, { detail: "New password has been saved." });
@@ -207,6 +210,67 @@ async function accountSteps(origin) {
     assert.match(await text("#session"), /Account deleted/);
     await fill({ "#login-email": user.email, "#login-password": user.password });
     assert.equal((await answerTo("#login")).status, 401);
+  });
+}
+
+/** TOTP from the page: set up with its QR code, the login's second step, a recovery code, off. */
+async function mfaSteps() {
+  let secret;
+  let at;
+  let codes;
+  await step(
+    "set up TOTP: the QR code and secret are shown; the app's code turns it on and shows ten recovery codes",
+    async () => {
+      const begun = await expectAnswer("#totp-begin", 200);
+      assert.equal(await page.getAttribute("#totp-qr", "src"), begun.qr_code_data_uri);
+      assert.ok(await page.locator("#totp-qr").isVisible(), "the QR code is shown");
+      // The image, drawn by the browser, decodes to the otpauth URI.
+      const pixels = await page.$eval("#totp-qr", (img) => {
+        const canvas = document.createElement("canvas");
+        canvas.width = canvas.height = 400;
+        const context = canvas.getContext("2d");
+        context.drawImage(img, 0, 0, 400, 400);
+        return Array.from(context.getImageData(0, 0, 400, 400).data);
+      });
+      const decoded = jsQR(Uint8ClampedArray.from(pixels), 400, 400);
+      assert.equal(decoded?.data, begun.totp_url, "the QR code holds the otpauth URI");
+      secret = await text("#totp-secret");
+      assert.equal(secret, begun.secret);
+      // Codes of the step before, the current one and the one after stay valid for this test.
+      at = await freshStep(20);
+      await page.fill("#totp-code", totp(secret, at - 30));
+      codes = (await expectAnswer("#totp-activate", 200)).recovery_codes;
+      assert.equal(codes.length, 10);
+      assert.equal(await text("#recovery-codes"), codes.join("\n"));
+      assert.ok(await page.locator("#totp-form").isHidden(), "the set-up form closed");
+    },
+  );
+
+  await step("a password login asks for the second step; the app's code logs in (200)", async () => {
+    await fill({ "#login-email": user.email, "#login-password": user.password });
+    const first = await expectAnswer("#login", 200);
+    assert.deepEqual(Object.keys(first), ["ephemeral_token", "mfa_required"]);
+    assert.ok(await page.locator("#mfa-form").isVisible(), "the code form is shown");
+    await page.fill("#mfa-code", totp(secret, at));
+    const second = await expectAnswer("#mfa-verify", 200);
+    assert.deepEqual(Object.keys(second), ["access", "refresh", "user"]);
+    assert.equal((await claims("access")).jti, JSON.parse(Buffer.from(second.access.split(".")[1], "base64url")).jti);
+    assert.ok(await page.locator("#mfa-form").isHidden(), "the code form closed");
+  });
+
+  await step("a recovery code logs in once instead; nine are left (200)", async () => {
+    await fill({ "#login-email": user.email, "#login-password": user.password });
+    await expectAnswer("#login", 200);
+    await page.fill("#mfa-code", codes[0]);
+    await expectAnswer("#mfa-verify", 200);
+    await expectAnswer("#recovery-count", 200, { remaining: 9 });
+    await expectAnswer("#mfa-status", 200);
+  });
+
+  await step("turn TOTP off with a fresh code (200): the next login is one step again", async () => {
+    await page.fill("#totp-off-code", totp(secret, at + 30));
+    await expectAnswer("#totp-deactivate", 200, { detail: "TOTP has been deactivated." });
+    await logIn();
   });
 }
 
