@@ -3,7 +3,7 @@
 // or a hang — and the user they were aimed at keeps working.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MAIN, bearer, call, loggedIn, post, tokensFor } from "./lib.mjs";
+import { MAIN, bearer, call, loggedIn, post, tokensFor, withMfa } from "./lib.mjs";
 
 const PUBLIC = [
   "/login/",
@@ -15,6 +15,7 @@ const PUBLIC = [
   "/password/reset/confirm/",
   "/password/reset/confirm/MQ/abc-def/",
   "/token/revoke/",
+  "/mfa/verify/",
 ];
 const PROTECTED = [
   ["PUT", "/user/"],
@@ -23,6 +24,13 @@ const PROTECTED = [
   ["POST", "/password/change/"],
   ["POST", "/sessions/revoke-others/"],
   ["POST", "/sessions/nope/revoke/"],
+  ["POST", "/mfa/totp/activate/"],
+  ["POST", "/mfa/recovery-codes/"],
+];
+// With MFA on: the forms that read a code.
+const MFA_PROTECTED = [
+  ["POST", "/mfa/totp/deactivate/"],
+  ["POST", "/mfa/recovery-codes/regenerate/"],
 ];
 const FIELDS = [
   "email",
@@ -39,6 +47,9 @@ const FIELDS = [
   "new_password2",
   "first_name",
   "last_name",
+  "code",
+  "ephemeral_token",
+  "activation_token",
 ];
 
 /** Hostile bodies: [what, body, content type]. */
@@ -89,6 +100,20 @@ test("authenticated account routes answer hostile bodies with the contract's JSO
   // Nothing of the user changed: the password still logs in (sessions may have been revoked).
   assert.equal((await post(MAIN, "/token/", { email: user.email, password: user.password })).status, 200);
   await tokensFor(MAIN, user);
+});
+
+test("MFA routes of a user with MFA on answer hostile bodies with JSON errors, and MFA stays on", async () => {
+  const { user, access } = await withMfa();
+  for (const [method, path] of MFA_PROTECTED) {
+    for (const [what, body, type] of bodies()) {
+      const reply = await call(MAIN, method, path, { body, type, headers: bearer(access) });
+      await expectSafe(reply, `${method} ${path} with ${what}`);
+    }
+  }
+  const status = await call(MAIN, "GET", "/mfa/status/", { headers: bearer(access) });
+  assert.equal(status.body.mfa_enabled, true);
+  const login = await post(MAIN, "/token/", { email: user.email, password: user.password });
+  assert.equal(login.body.mfa_required, true);
 });
 
 test("an oversized body is 413 on every account route", async () => {

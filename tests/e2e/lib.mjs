@@ -176,3 +176,25 @@ export async function freshStep(margin = 5) {
   if (left < margin) await new Promise((resolve) => setTimeout(resolve, left * 1000 + 100));
   return Date.now() / 1000;
 }
+
+/** GET /mfa/totp/activate/ for an access token. */
+export async function beginActivation(base, access) {
+  const reply = await call(base, "GET", "/mfa/totp/activate/", { headers: bearer(access) });
+  assert.equal(reply.status, 200, reply.text);
+  return reply.body;
+}
+
+/**
+ * A fresh user with MFA on, activated with the code of the step before the current one (so
+ * the current and the next step's codes are still unused). Resolves to the login, the secret
+ * and the recovery codes.
+ */
+export async function withMfa(base = MAIN) {
+  const login = await loggedIn(base);
+  const { secret, activation_token } = await beginActivation(base, login.access);
+  const at = await freshStep();
+  const code = totp(secret, at - 30);
+  const reply = await post(base, "/mfa/totp/activate/", { activation_token, code }, { headers: bearer(login.access) });
+  assert.equal(reply.status, 200, reply.text);
+  return { ...login, secret, at, codes: reply.body.recovery_codes };
+}

@@ -11,8 +11,9 @@ import {
   call,
   decode,
   expectReply,
-  freshStep,
+  beginActivation,
   loggedIn,
+  withMfa,
   post,
   totp,
 } from "./lib.mjs";
@@ -21,28 +22,6 @@ import { d1 } from "./worker.mjs";
 const INVALID_CODE = { code: ["Invalid code."] };
 const INVALID_TOKEN = { ephemeral_token: ["Invalid or expired token."] };
 const RECOVERY_CODE = /^[0-9a-f]{4}-[0-9a-f]{4}$/;
-
-/** GET /mfa/totp/activate/ for an access token. */
-async function beginActivation(base, access) {
-  const reply = await call(base, "GET", "/mfa/totp/activate/", { headers: bearer(access) });
-  assert.equal(reply.status, 200, reply.text);
-  return reply.body;
-}
-
-/**
- * A fresh user with MFA on, activated with the code of the step before the current one (so
- * the current and the next step's codes are still unused). Resolves to the login, the secret
- * and the recovery codes.
- */
-async function withMfa(base = MAIN) {
-  const login = await loggedIn(base);
-  const { secret, activation_token } = await beginActivation(base, login.access);
-  const at = await freshStep();
-  const code = totp(secret, at - 30);
-  const reply = await post(base, "/mfa/totp/activate/", { activation_token, code }, { headers: bearer(login.access) });
-  assert.equal(reply.status, 200, reply.text);
-  return { ...login, secret, at, codes: reply.body.recovery_codes };
-}
 
 /** The ephemeral token of a password login (on `/token/` unless said otherwise). */
 async function firstStep(base, user, path = "/token/") {
