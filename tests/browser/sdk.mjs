@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { BLACKLISTED, STRONG_PASSWORD, letters, uniqueEmail } from "../e2e/lib.mjs";
+import { BLACKLISTED, STRONG_PASSWORD, letters, totp, uniqueEmail, withMfa } from "../e2e/lib.mjs";
 import { startWorker, testKeyJwk } from "../e2e/worker.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -338,6 +338,22 @@ try {
     });
     assert.equal(seen.tokens, null);
     assert.deepEqual(seen.logouts, ["logout"]);
+  });
+
+  await step("MFA on: login answers the second step and holds no token; verifyMfa holds the tokens", async () => {
+    await makeClient(page, worker.url);
+    const { user: mfaUser, secret, at } = await withMfa(worker.url);
+    const first = await page.evaluate(({ email, password }) => window.client.login(email, password), mfaUser);
+    assert.deepEqual(Object.keys(first), ["ephemeral_token", "mfa_required"]);
+    assert.equal(await held(page), null, "no tokens before the second step");
+    const second = await page.evaluate(({ token, code }) => window.client.verifyMfa(token, code), {
+      token: first.ephemeral_token,
+      code: totp(secret, at),
+    });
+    assert.deepEqual(Object.keys(second).sort(), ["access", "refresh", "user"]);
+    assert.equal(second.user.email, mfaUser.email);
+    assert.deepEqual(await held(page), { access: second.access, refresh: second.refresh });
+    assert.equal((await dashboardAt(page)).status, 200);
   });
 
   await step("no page errors", async () => {

@@ -186,15 +186,19 @@ export async function beginActivation(base, access) {
 
 /**
  * A fresh user with MFA on, activated with the code of the step before the current one (so
- * the current and the next step's codes are still unused). Resolves to the login, the secret
- * and the recovery codes.
+ * the current and the next step's codes are still unused). Resolves to the login (its access
+ * token fresh from a refresh, so short access lifetimes work too), the secret and the recovery
+ * codes.
  */
 export async function withMfa(base = MAIN) {
   const login = await loggedIn(base);
-  const { secret, activation_token } = await beginActivation(base, login.access);
-  const at = await freshStep();
+  const at = await freshStep(10);
+  const refreshed = await post(base, "/token/refresh/", { refresh: login.refresh });
+  assert.equal(refreshed.status, 200, refreshed.text);
+  const { access, refresh = login.refresh } = refreshed.body;
+  const { secret, activation_token } = await beginActivation(base, access);
   const code = totp(secret, at - 30);
-  const reply = await post(base, "/mfa/totp/activate/", { activation_token, code }, { headers: bearer(login.access) });
+  const reply = await post(base, "/mfa/totp/activate/", { activation_token, code }, { headers: bearer(access) });
   assert.equal(reply.status, 200, reply.text);
-  return { ...login, secret, at, codes: reply.body.recovery_codes };
+  return { user: login.user, access, refresh, secret, at, codes: reply.body.recovery_codes };
 }
