@@ -1,5 +1,6 @@
 //! Passkeys: the relying party's checks of WebAuthn Level 2 (§7.1 registering a new
-//! credential, §7.2 verifying an authentication assertion).
+//! credential, §7.2 verifying an authentication assertion), and the options that start both
+//! ceremonies ([`options`]).
 //!
 //! * [`verify_registration`]: a `navigator.credentials.create` answer (its JSON form,
 //!   [`RegistrationResponse`]) → a [`NewPasskey`] to store;
@@ -25,6 +26,7 @@
 
 mod cbor;
 mod cose;
+pub mod options;
 
 use core::fmt;
 
@@ -266,7 +268,7 @@ pub struct Authenticated {
 }
 
 /// A fresh challenge from the platform's randomness. Issue it in the options, keep it
-/// server-side until its ceremony ends and use it once.
+/// server-side until its ceremony ends (at most [`options::TIMEOUT_MS`]) and use it once.
 pub fn new_challenge() -> [u8; CHALLENGE_LEN] {
     let mut challenge = [0; CHALLENGE_LEN];
     random::fill(&mut challenge);

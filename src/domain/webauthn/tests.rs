@@ -1455,7 +1455,75 @@ fn a_recorded_ed25519_login_verifies_and_gives_its_counter() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Challenges and errors
+// Options and errors
+
+#[test]
+fn creation_options_are_webauthn_json() {
+    let options = options::creation_options(
+        options::RelyingParty {
+            id: RP_ID.to_owned(),
+            name: "Example".to_owned(),
+        },
+        options::UserEntity::new(&USER_HANDLE, "alice@example.com", "Alice"),
+        &CHALLENGE,
+        vec![
+            options::CredentialDescriptor::new(&CREDENTIAL_ID, &["internal".to_owned()]),
+            options::CredentialDescriptor::new(&[0xc2; 4], &[]),
+        ],
+    );
+    assert_eq!(
+        serde_json::to_value(&options).unwrap(),
+        json!({
+            "rp": {"id": "example.com", "name": "Example"},
+            "user": {
+                "id": "QkJCQkJCQkJCQkJCQkJCQg",
+                "name": "alice@example.com",
+                "displayName": "Alice"
+            },
+            "challenge": "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc",
+            "pubKeyCredParams": [
+                {"type": "public-key", "alg": -8},
+                {"type": "public-key", "alg": -7}
+            ],
+            "timeout": 300000,
+            "excludeCredentials": [
+                {"type": "public-key", "id": "wcHBwcHBwcHBwcHBwcHBwQ", "transports": ["internal"]},
+                {"type": "public-key", "id": "wsLCwg"}
+            ],
+            "authenticatorSelection": {
+                "residentKey": "required",
+                "requireResidentKey": true,
+                "userVerification": "preferred"
+            },
+            "attestation": "none"
+        })
+    );
+}
+
+#[test]
+fn request_options_are_webauthn_json_with_allow_credentials_even_when_empty() {
+    let options = options::request_options(RP_ID, &CHALLENGE, Vec::new());
+    assert_eq!(
+        serde_json::to_string(&options).unwrap(),
+        r#"{"challenge":"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc","timeout":300000,"rpId":"example.com","allowCredentials":[],"userVerification":"preferred"}"#
+    );
+}
+
+#[test]
+fn what_the_options_offer_is_what_registration_accepts() {
+    let offered = options::creation_options(
+        options::RelyingParty {
+            id: RP_ID.to_owned(),
+            name: String::new(),
+        },
+        options::UserEntity::new(&USER_HANDLE, "", ""),
+        &CHALLENGE,
+        Vec::new(),
+    )
+    .pub_key_cred_params
+    .map(|parameters| parameters.alg);
+    assert_eq!(offered, [Algorithm::EdDsa.cose(), Algorithm::Es256.cose()]);
+}
 
 #[test]
 fn new_challenges_are_32_random_bytes() {
