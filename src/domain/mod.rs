@@ -20,6 +20,7 @@ pub mod store;
 pub mod text;
 pub mod throttle;
 pub mod tokens;
+pub mod webauthn;
 
 #[cfg(test)]
 mod memory;
