@@ -11,5 +11,6 @@ pub mod forms;
 pub mod json;
 pub mod mail;
 pub mod mfa;
+pub mod passkeys;
 pub mod reply;
 pub mod routes;

@@ -284,6 +284,32 @@ pub struct MfaStatus {
     pub last_used_at: Option<String>,
 }
 
+/// The options that start a passkey ceremony.
+#[derive(Serialize)]
+pub struct PasskeyOptions<T: Serialize> {
+    pub options: T,
+}
+
+/// A passkey as `/passkeys/` shows it.
+#[derive(Serialize)]
+pub struct PasskeyItem<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+impl<'a> From<&'a crate::domain::store::PasskeyRow> for PasskeyItem<'a> {
+    fn from(row: &'a crate::domain::store::PasskeyRow) -> Self {
+        Self {
+            id: &row.id,
+            name: &row.name,
+            created_at: utc(row.created_at),
+            last_used_at: row.last_used_at.map(utc),
+        }
+    }
+}
+
 /// Epoch seconds as ISO 8601 UTC, `2026-12-01T11:02:33Z`.
 pub fn utc(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);

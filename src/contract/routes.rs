@@ -49,6 +49,13 @@ pub enum Route {
     MfaStatus,
     MfaRecoveryCodes,
     MfaRecoveryCodesRegenerate,
+    PasskeyRegisterBegin,
+    PasskeyRegisterComplete,
+    PasskeyLoginBegin,
+    PasskeyLoginComplete,
+    Passkeys,
+    /// `/passkeys/<id>/`: the id is read with [`passkey_id`].
+    PasskeyDelete,
 }
 
 /// How a route is served, with the routes of each kind as their own type, so that the edge
@@ -86,6 +93,10 @@ pub enum Protected {
     MfaStatus,
     MfaRecoveryCodes,
     MfaRecoveryCodesRegenerate,
+    PasskeyRegisterBegin,
+    PasskeyRegisterComplete,
+    Passkeys,
+    PasskeyDelete,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +118,8 @@ pub enum Public {
     TokenRevoke,
     TokenIntrospect,
     MfaVerify,
+    PasskeyLoginBegin,
+    PasskeyLoginComplete,
 }
 
 impl Public {
@@ -129,7 +142,7 @@ impl Public {
 }
 
 /// Every route, for tests and documentation.
-pub const ALL: [Route; 35] = [
+pub const ALL: [Route; 41] = [
     Route::Register,
     Route::Token,
     Route::TokenRefresh,
@@ -165,6 +178,12 @@ pub const ALL: [Route; 35] = [
     Route::MfaStatus,
     Route::MfaRecoveryCodes,
     Route::MfaRecoveryCodesRegenerate,
+    Route::PasskeyRegisterBegin,
+    Route::PasskeyRegisterComplete,
+    Route::PasskeyLoginBegin,
+    Route::PasskeyLoginComplete,
+    Route::Passkeys,
+    Route::PasskeyDelete,
 ];
 
 /// The path of a request URL as the runtime serialises it (WHATWG: the scheme, `//`, the host,
@@ -228,6 +247,11 @@ pub fn resolve(path: &str) -> Option<Route> {
         "/mfa/status" => Route::MfaStatus,
         "/mfa/recovery-codes" => Route::MfaRecoveryCodes,
         "/mfa/recovery-codes/regenerate" => Route::MfaRecoveryCodesRegenerate,
+        "/passkeys/register/begin" => Route::PasskeyRegisterBegin,
+        "/passkeys/register/complete" => Route::PasskeyRegisterComplete,
+        "/passkeys/login/begin" => Route::PasskeyLoginBegin,
+        "/passkeys/login/complete" => Route::PasskeyLoginComplete,
+        "/passkeys" => Route::Passkeys,
         _ => return with_parameters(path),
     })
 }
@@ -240,8 +264,18 @@ fn with_parameters(path: &str) -> Option<Route> {
         let (uid, token) = rest.split_once('/')?;
         return (segment(uid) && segment(token)).then_some(Route::PasswordResetConfirm);
     }
+    if let Some(id) = path.strip_prefix("/passkeys/") {
+        return segment(id).then_some(Route::PasskeyDelete);
+    }
     let id = path.strip_prefix("/sessions/")?.strip_suffix("/revoke")?;
     segment(id).then_some(Route::SessionRevoke)
+}
+
+/// The credential id of a `/passkeys/<id>/` path (base64url needs no percent-decoding).
+pub fn passkey_id(path: &str) -> Option<&str> {
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let path = path.strip_prefix("/api").unwrap_or(path);
+    path.strip_prefix("/passkeys/")
 }
 
 /// The session id of a `/sessions/<id>/revoke/` path (percent-encoding left as it is: ids
@@ -312,7 +346,10 @@ impl Route {
             | Self::OpenIdConfiguration => "GET",
             Self::UserInfo => "GET, HEAD, OPTIONS",
             Self::User => "GET, PUT, PATCH, HEAD, OPTIONS",
-            Self::Sessions | Self::UserEvents | Self::MfaStatus => "GET, HEAD, OPTIONS",
+            Self::Sessions | Self::UserEvents | Self::MfaStatus | Self::Passkeys => {
+                "GET, HEAD, OPTIONS"
+            }
+            Self::PasskeyDelete => "DELETE, OPTIONS",
             Self::MfaTotpActivate => "GET, POST, HEAD, OPTIONS",
             // dj-rest-auth's own headers: these views define `get` only to refuse it.
             Self::Logout => "GET, POST, HEAD, OPTIONS",
@@ -368,6 +405,12 @@ impl Route {
             Self::MfaRecoveryCodesRegenerate => {
                 Kind::Protected(Protected::MfaRecoveryCodesRegenerate)
             }
+            Self::PasskeyRegisterBegin => Kind::Protected(Protected::PasskeyRegisterBegin),
+            Self::PasskeyRegisterComplete => Kind::Protected(Protected::PasskeyRegisterComplete),
+            Self::PasskeyLoginBegin => Kind::Public(Public::PasskeyLoginBegin),
+            Self::PasskeyLoginComplete => Kind::Public(Public::PasskeyLoginComplete),
+            Self::Passkeys => Kind::Protected(Protected::Passkeys),
+            Self::PasskeyDelete => Kind::Protected(Protected::PasskeyDelete),
         }
     }
 
@@ -569,6 +612,27 @@ impl Route {
                 "Regenerate recovery codes. Invalidates all previous codes.",
                 vec![],
             ),
+            Self::PasskeyRegisterBegin => ("Passkey Register Begin", "", vec![]),
+            Self::PasskeyRegisterComplete => (
+                "Passkey Register Complete",
+                "",
+                vec![
+                    field("credential", "field", "Credential", None),
+                    optional("name", "string", "Name"),
+                ],
+            ),
+            Self::PasskeyLoginBegin => (
+                "Passkey Login Begin",
+                "",
+                vec![optional("email", "email", "Email")],
+            ),
+            Self::PasskeyLoginComplete => (
+                "Passkey Login Complete",
+                "",
+                vec![field("credential", "field", "Credential", None)],
+            ),
+            Self::Passkeys => ("Passkeys", "", vec![]),
+            Self::PasskeyDelete => ("Passkey Delete", "", vec![]),
         };
         let actions = if self == Self::User {
             Some(Actions {

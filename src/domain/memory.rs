@@ -12,12 +12,13 @@ use std::task::{Context, Poll, Waker};
 
 use super::accounts::{NewUser, User};
 use super::events::{Client, Event, EventRow, NewEvent, KEPT_PER_USER, KEPT_SECONDS};
+use super::passkeys::Spent;
 use super::revocation::Revocation;
 use super::secret::Secret;
 use super::store::{
-    Challenge, Cleaned, Denylist, Entry, Liveness, LoginRecord, PasswordReplacement, Presented,
-    Profile, Proof, Quota, RevokedToken, SessionRow, Sessions, Store, StoreError, TokenState, Totp,
-    CHALLENGES_PER_USER,
+    Challenge, Cleaned, Denylist, Entry, Liveness, LoginRecord, NewPasskeyRow, PasskeyAdded,
+    PasskeyRow, PasswordReplacement, Presented, Profile, Proof, Quota, RevokedToken, SessionRow,
+    Sessions, Store, StoreError, StoredPasskeyRow, TokenState, Totp, CHALLENGES_PER_USER,
 };
 use super::throttle::{Buckets, Counted};
 use super::tokens::Issued;
@@ -68,6 +69,10 @@ pub struct State {
     pub recovery: HashMap<i64, Vec<String>>,
     /// challenge digest → (user, expiry)
     pub challenges: HashMap<String, (i64, i64)>,
+    /// (owner, passkey, public key, sign count, backup eligible), oldest first
+    pub passkeys: Vec<(i64, PasskeyRow, String, u32, bool)>,
+    /// spent passkey challenge digest → its expiry
+    pub spent_challenges: HashMap<String, i64>,
 }
 
 /// Sets the stored user's MFA flag, as D1 derives it from the authenticator's row.
@@ -322,6 +327,7 @@ impl Store for MemoryStore {
         state.totp.remove(&user_id);
         state.recovery.remove(&user_id);
         state.challenges.retain(|_, (user, _)| *user != user_id);
+        state.passkeys.retain(|p| p.0 != user_id);
         Ok(revoked)
     }
 
@@ -841,6 +847,118 @@ impl Store for MemoryStore {
         Ok(Some(true))
     }
 
+    async fn passkeys_of(&self, user_id: i64) -> Result<Vec<PasskeyRow>, StoreError> {
+        let state = self.enter("passkeys_of").await?;
+        Ok(state
+            .passkeys
+            .iter()
+            .rev()
+            .filter(|p| p.0 == user_id)
+            .map(|p| p.1.clone())
+            .collect())
+    }
+
+    async fn add_passkey(
+        &self,
+        passkey: &NewPasskeyRow<'_>,
+        challenge: &Spent,
+        max: usize,
+        event: &NewEvent<'_>,
+    ) -> Result<PasskeyAdded, StoreError> {
+        let mut state = self.enter("add_passkey").await?;
+        if state.spent_challenges.contains_key(&challenge.digest) {
+            return Ok(PasskeyAdded::ChallengeSpent);
+        }
+        if state.passkeys.iter().any(|p| p.1.id == passkey.id) {
+            return Ok(PasskeyAdded::Duplicate);
+        }
+        if state
+            .passkeys
+            .iter()
+            .filter(|p| p.0 == passkey.user_id)
+            .count()
+            >= max
+        {
+            return Ok(PasskeyAdded::TooMany);
+        }
+        state
+            .spent_challenges
+            .insert(challenge.digest.clone(), challenge.expires_at);
+        let row = PasskeyRow {
+            id: passkey.id.clone(),
+            name: passkey.name.to_owned(),
+            created_at: passkey.created_at,
+            last_used_at: None,
+            transports: passkey.transports.to_vec(),
+        };
+        state.passkeys.push((
+            passkey.user_id,
+            row,
+            passkey.public_key.clone(),
+            passkey.sign_count,
+            passkey.backup_eligible,
+        ));
+        push_event(&mut state, event);
+        Ok(PasskeyAdded::Added)
+    }
+
+    async fn passkey(&self, id: &str) -> Result<Option<StoredPasskeyRow>, StoreError> {
+        let state = self.enter("passkey").await?;
+        Ok(state
+            .passkeys
+            .iter()
+            .find(|p| p.1.id == id)
+            .map(|p| StoredPasskeyRow {
+                user_id: p.0,
+                public_key: p.2.clone(),
+                sign_count: p.3,
+                backup_eligible: p.4,
+            }))
+    }
+
+    async fn use_passkey(
+        &self,
+        id: &str,
+        old_count: u32,
+        new_count: u32,
+        challenge: &Spent,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.enter("use_passkey").await?;
+        if state.spent_challenges.contains_key(&challenge.digest) {
+            return Ok(false);
+        }
+        let Some(passkey) = state
+            .passkeys
+            .iter_mut()
+            .find(|p| p.1.id == id && p.3 == old_count)
+        else {
+            return Ok(false);
+        };
+        passkey.3 = new_count;
+        passkey.1.last_used_at = Some(now);
+        state
+            .spent_challenges
+            .insert(challenge.digest.clone(), challenge.expires_at);
+        Ok(true)
+    }
+
+    async fn delete_passkey(
+        &self,
+        user_id: i64,
+        id: &str,
+        event: &NewEvent<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.enter("delete_passkey").await?;
+        let before = state.passkeys.len();
+        state.passkeys.retain(|p| !(p.0 == user_id && p.1.id == id));
+        let deleted = state.passkeys.len() < before;
+        if deleted {
+            push_event(&mut state, event);
+        }
+        Ok(deleted)
+    }
+
     async fn delete_expired(
         &self,
         cutoff: i64,
@@ -874,8 +992,11 @@ impl Store for MemoryStore {
             .retain(|_, (_, start)| *start + super::recovery::QUOTA_WINDOW_SECONDS > now);
         let challenges = state.challenges.len();
         state.challenges.retain(|_, (_, expires)| *expires > now);
+        let spent = state.spent_challenges.len();
+        state.spent_challenges.retain(|_, expires| *expires > now);
         Ok(Cleaned {
             challenges: challenges - state.challenges.len(),
+            passkey_challenges: spent - state.spent_challenges.len(),
             refresh_tokens: tokens - state.tokens.len(),
             sessions: sessions - state.sessions.len(),
             throttle_windows: buckets - state.buckets.len(),

@@ -8,6 +8,7 @@ pub mod email;
 pub mod events;
 pub mod keys;
 pub mod mfa;
+pub mod passkeys;
 pub mod password_policy;
 pub mod passwords;
 pub mod random;

@@ -68,6 +68,13 @@ pub struct Settings {
     /// `MFA_TOTP_ISSUER`: the issuer authenticator apps show beside the account; `""` (none,
     /// dj-rest-auth's default) by default.
     pub totp_issuer: String,
+    /// `WEBAUTHN_RP_ID`: the passkeys' relying party; `None` = the request's host.
+    pub webauthn_rp_id: Option<String>,
+    /// `WEBAUTHN_RP_NAME`: the name authenticators show. Defaults to `Edge Auth`.
+    pub webauthn_rp_name: String,
+    /// `WEBAUTHN_ORIGINS`: comma-separated origins passkeys are used from; empty = the
+    /// request's origin.
+    pub webauthn_origins: Vec<String>,
 }
 
 /// `ACCOUNT_EMAIL_VERIFICATION`.
@@ -105,6 +112,9 @@ impl Default for Settings {
             password_reset_url: "{origin}/#/password-reset/{uid}/{token}".to_owned(),
             email_verification_url: "{origin}/#/verify-email/{key}".to_owned(),
             totp_issuer: String::new(),
+            webauthn_rp_id: None,
+            webauthn_rp_name: "Edge Auth".to_owned(),
+            webauthn_origins: Vec::new(),
         }
     }
 }
@@ -274,6 +284,16 @@ impl Settings {
             email_verification_url: read("EMAIL_VERIFICATION_URL")
                 .unwrap_or(defaults.email_verification_url),
             totp_issuer: read("MFA_TOTP_ISSUER").unwrap_or(defaults.totp_issuer),
+            webauthn_rp_id: read("WEBAUTHN_RP_ID"),
+            webauthn_rp_name: read("WEBAUTHN_RP_NAME").unwrap_or(defaults.webauthn_rp_name),
+            webauthn_origins: read("WEBAUTHN_ORIGINS")
+                .map(|list| {
+                    list.split(',')
+                        .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+                        .filter(|origin| !origin.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }

@@ -6,6 +6,7 @@
 
 use super::accounts::{NewUser, User};
 use super::events::{Client, EventRow, NewEvent};
+use super::passkeys::Spent;
 use super::passwords::PasswordHash;
 use super::revocation::Revocation;
 use super::secret::Secret;
@@ -106,6 +107,7 @@ pub struct Cleaned {
     pub events: usize,
     pub quota_windows: usize,
     pub challenges: usize,
+    pub passkey_challenges: usize,
 }
 
 /// The names a user may change (`/user/`).
@@ -192,6 +194,54 @@ pub enum Proof<'a> {
     Step(i64),
     /// A recovery code's digest: must be one of the user's unused ones.
     RecoveryCode(&'a str),
+}
+
+/// A passkey as its owner sees it (`/passkeys/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyRow {
+    /// The credential id, base64url.
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub transports: Vec<String>,
+}
+
+/// A passkey to record.
+#[derive(Debug)]
+pub struct NewPasskeyRow<'a> {
+    pub user_id: i64,
+    /// The credential id, base64url.
+    pub id: String,
+    pub name: &'a str,
+    /// The COSE key, base64url.
+    pub public_key: String,
+    pub sign_count: u32,
+    pub transports: &'a [String],
+    pub backup_eligible: bool,
+    pub created_at: i64,
+}
+
+/// A passkey as a login checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPasskeyRow {
+    pub user_id: i64,
+    /// The COSE key, base64url.
+    pub public_key: String,
+    pub sign_count: u32,
+    pub backup_eligible: bool,
+}
+
+/// The outcome of [`Store::add_passkey`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyAdded {
+    Added,
+    /// The challenge was spent before (nothing written).
+    ChallengeSpent,
+    /// The credential id is registered already (nothing written).
+    Duplicate,
+    /// The user has the most passkeys allowed (nothing written).
+    TooMany,
 }
 
 /// The source of truth: users, refresh tokens and throttle counters. Every decision that
@@ -384,6 +434,45 @@ pub trait Store {
         now: i64,
         used: &NewEvent<'_>,
     ) -> Result<Option<bool>, StoreError>;
+
+    /// The user's passkeys, newest first.
+    async fn passkeys_of(&self, user_id: i64) -> Result<Vec<PasskeyRow>, StoreError>;
+
+    /// Records a passkey and spends the registration's challenge, all or nothing: nothing is
+    /// written when the challenge was spent, the credential is registered already, or the
+    /// user has `max` passkeys. Records the event when it was added.
+    async fn add_passkey(
+        &self,
+        passkey: &NewPasskeyRow<'_>,
+        challenge: &Spent,
+        max: usize,
+        event: &NewEvent<'_>,
+    ) -> Result<PasskeyAdded, StoreError>;
+
+    /// The passkey with this credential id.
+    async fn passkey(&self, id: &str) -> Result<Option<StoredPasskeyRow>, StoreError>;
+
+    /// A login with a passkey, atomically: spends the challenge, moves the counter from
+    /// `old_count` to `new_count` and stamps `last_used_at`; `true` for exactly one of any
+    /// number of concurrent calls, `false` (nothing written) when the challenge was spent or
+    /// the counter moved meanwhile.
+    async fn use_passkey(
+        &self,
+        id: &str,
+        old_count: u32,
+        new_count: u32,
+        challenge: &Spent,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes one of the user's passkeys, recording the event; `false` when it has none with
+    /// this id.
+    async fn delete_passkey(
+        &self,
+        user_id: i64,
+        id: &str,
+        event: &NewEvent<'_>,
+    ) -> Result<bool, StoreError>;
 
     /// Deletes refresh-token rows that expired before `cutoff`, sessions left without a
     /// token, throttle and mail windows and MFA challenges that ended by `now`, and events older than

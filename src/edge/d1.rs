@@ -13,14 +13,15 @@ use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, D1Result, Env};
 use super::env;
 use crate::domain::accounts::{NewUser, User};
 use crate::domain::events::{self, Client, Event, EventRow, NewEvent};
+use crate::domain::passkeys::Spent;
 use crate::domain::passwords::PasswordHash;
 use crate::domain::random;
 use crate::domain::recovery;
 use crate::domain::secret::Secret;
 use crate::domain::store::{
-    Challenge, Cleaned, Liveness, LoginRecord, PasswordReplacement, Presented, Profile, Proof,
-    Quota, RevokedToken, SessionRow, Sessions, Store, StoreError, TokenState, Totp,
-    CHALLENGES_PER_USER,
+    Challenge, Cleaned, Liveness, LoginRecord, NewPasskeyRow, PasskeyAdded, PasskeyRow,
+    PasswordReplacement, Presented, Profile, Proof, Quota, RevokedToken, SessionRow, Sessions,
+    Store, StoreError, StoredPasskeyRow, TokenState, Totp, CHALLENGES_PER_USER,
 };
 use crate::domain::throttle::{Buckets, Counted};
 use crate::domain::tokens::Issued;
@@ -480,6 +481,7 @@ impl Store for D1Store<'_> {
             self.statement("DELETE FROM mfa_totp WHERE user_id = ?1", &id)?,
             self.statement("DELETE FROM mfa_recovery_codes WHERE user_id = ?1", &id)?,
             self.statement("DELETE FROM mfa_challenges WHERE user_id = ?1", &id)?,
+            self.statement("DELETE FROM passkeys WHERE user_id = ?1", &id)?,
             self.statement("DELETE FROM users WHERE id = ?1", &id)?,
         ];
         let results = self.batch("account deletion", statements).await?;
@@ -1151,6 +1153,175 @@ impl Store for D1Store<'_> {
         })
     }
 
+    async fn passkeys_of(&self, user_id: i64) -> Result<Vec<PasskeyRow>, StoreError> {
+        let statement = self.statement(
+            "SELECT id, name, created_at, last_used_at, transports FROM passkeys \
+             WHERE user_id = ?1 ORDER BY created_at DESC, id",
+            &[int(user_id)],
+        )?;
+        #[derive(Deserialize)]
+        struct Row {
+            id: String,
+            name: String,
+            created_at: i64,
+            last_used_at: Option<i64>,
+            transports: String,
+        }
+        let rows: Vec<Row> = self.query("passkey list", statement).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| PasskeyRow {
+                id: row.id,
+                name: row.name,
+                created_at: row.created_at,
+                last_used_at: row.last_used_at,
+                transports: serde_json::from_str(&row.transports).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn add_passkey(
+        &self,
+        passkey: &NewPasskeyRow<'_>,
+        challenge: &Spent,
+        max: usize,
+        event: &NewEvent<'_>,
+    ) -> Result<PasskeyAdded, StoreError> {
+        let user_id = int(passkey.user_id);
+        let limit = i64::try_from(max).unwrap_or(i64::MAX);
+        let max = int(limit);
+        let transports = serde_json::to_string(passkey.transports)
+            .map_err(|error| StoreError::Unavailable(format!("passkey: {error}")))?;
+        // Each write is conditional on the state the first statement reads (one transaction).
+        let free = "NOT EXISTS (SELECT 1 FROM passkey_challenges WHERE digest = ?7) \
+                    AND NOT EXISTS (SELECT 1 FROM passkeys WHERE id = ?8) \
+                    AND (SELECT COUNT(*) FROM passkeys WHERE user_id = ?1) < ?9";
+        let mut statements = vec![self.statement(
+            "SELECT EXISTS (SELECT 1 FROM passkey_challenges WHERE digest = ?1) AS spent, \
+             EXISTS (SELECT 1 FROM passkeys WHERE id = ?2) AS duplicate, \
+             (SELECT COUNT(*) FROM passkeys WHERE user_id = ?3) AS count",
+            &[text(&challenge.digest), text(&passkey.id), user_id.clone()],
+        )?];
+        let extra = [text(&challenge.digest), text(&passkey.id), max.clone()];
+        statements.extend(self.event_statements(event, Some((free, &extra)))?);
+        statements.push(self.statement(
+            "INSERT INTO passkeys (id, user_id, name, public_key, sign_count, transports, \
+             backup_eligible, created_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 \
+             WHERE NOT EXISTS (SELECT 1 FROM passkey_challenges WHERE digest = ?9) \
+             AND NOT EXISTS (SELECT 1 FROM passkeys WHERE id = ?1) \
+             AND (SELECT COUNT(*) FROM passkeys WHERE user_id = ?2) < ?10",
+            &[
+                text(&passkey.id),
+                user_id,
+                text(passkey.name),
+                text(&passkey.public_key),
+                int(i64::from(passkey.sign_count)),
+                text(&transports),
+                int(i64::from(passkey.backup_eligible)),
+                int(passkey.created_at),
+                text(&challenge.digest),
+                max,
+            ],
+        )?);
+        statements.push(self.statement(
+            "INSERT INTO passkey_challenges (digest, expires_at) VALUES (?1, ?2) \
+             ON CONFLICT (digest) DO NOTHING",
+            &[text(&challenge.digest), int(challenge.expires_at)],
+        )?);
+        let results = self.batch("passkey registration", statements).await?;
+        #[derive(Deserialize)]
+        struct Before {
+            spent: i64,
+            duplicate: i64,
+            count: i64,
+        }
+        let before: Vec<Before> = rows("passkey registration", &results[0])?;
+        let before = before
+            .into_iter()
+            .next()
+            .ok_or_else(|| missing_row("passkey registration"))?;
+        Ok(if before.spent != 0 {
+            PasskeyAdded::ChallengeSpent
+        } else if before.duplicate != 0 {
+            PasskeyAdded::Duplicate
+        } else if before.count >= limit {
+            PasskeyAdded::TooMany
+        } else {
+            PasskeyAdded::Added
+        })
+    }
+
+    async fn passkey(&self, id: &str) -> Result<Option<StoredPasskeyRow>, StoreError> {
+        let statement = self.statement(
+            "SELECT user_id, public_key, sign_count, backup_eligible FROM passkeys WHERE id = ?1",
+            &[text(id)],
+        )?;
+        #[derive(Deserialize)]
+        struct Row {
+            user_id: i64,
+            public_key: String,
+            sign_count: i64,
+            backup_eligible: i64,
+        }
+        let rows: Vec<Row> = self.query("passkey lookup", statement).await?;
+        Ok(rows.into_iter().next().map(|row| StoredPasskeyRow {
+            user_id: row.user_id,
+            public_key: row.public_key,
+            sign_count: u32::try_from(row.sign_count).unwrap_or(u32::MAX),
+            backup_eligible: row.backup_eligible != 0,
+        }))
+    }
+
+    async fn use_passkey(
+        &self,
+        id: &str,
+        old_count: u32,
+        new_count: u32,
+        challenge: &Spent,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let statements = vec![
+            self.statement(
+                "UPDATE passkeys SET sign_count = ?3, last_used_at = ?4 \
+                 WHERE id = ?1 AND sign_count = ?2 \
+                 AND NOT EXISTS (SELECT 1 FROM passkey_challenges WHERE digest = ?5) RETURNING id",
+                &[
+                    text(id),
+                    int(i64::from(old_count)),
+                    int(i64::from(new_count)),
+                    int(now),
+                    text(&challenge.digest),
+                ],
+            )?,
+            self.statement(
+                "INSERT INTO passkey_challenges (digest, expires_at) VALUES (?1, ?2) \
+                 ON CONFLICT (digest) DO NOTHING",
+                &[text(&challenge.digest), int(challenge.expires_at)],
+            )?,
+        ];
+        let results = self.batch("passkey login", statements).await?;
+        let used: Vec<AnyRow> = rows("passkey login", &results[0])?;
+        Ok(!used.is_empty())
+    }
+
+    async fn delete_passkey(
+        &self,
+        user_id: i64,
+        id: &str,
+        event: &NewEvent<'_>,
+    ) -> Result<bool, StoreError> {
+        let theirs = "EXISTS (SELECT 1 FROM passkeys WHERE id = ?7 AND user_id = ?1)";
+        let mut statements = self.event_statements(event, Some((theirs, &[text(id)])))?;
+        statements.push(self.statement(
+            "DELETE FROM passkeys WHERE id = ?1 AND user_id = ?2 RETURNING id",
+            &[text(id), int(user_id)],
+        )?);
+        let results = self.batch("passkey deletion", statements).await?;
+        let deleted: Vec<AnyRow> = rows("passkey deletion", &results[results.len() - 1])?;
+        Ok(!deleted.is_empty())
+    }
+
     async fn delete_expired(
         &self,
         cutoff: i64,
@@ -1183,6 +1354,10 @@ impl Store for D1Store<'_> {
                 "DELETE FROM mfa_challenges WHERE expires_at <= ?1",
                 &[int(now)],
             )?,
+            self.statement(
+                "DELETE FROM passkey_challenges WHERE expires_at <= ?1",
+                &[int(now)],
+            )?,
         ];
         let results = self.batch("cleanup", statements).await?;
         Ok(Cleaned {
@@ -1192,6 +1367,7 @@ impl Store for D1Store<'_> {
             events: changes(&results[3]),
             quota_windows: changes(&results[4]),
             challenges: changes(&results[5]),
+            passkey_challenges: changes(&results[6]),
         })
     }
 }

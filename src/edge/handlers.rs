@@ -14,11 +14,13 @@ use crate::contract::documents;
 use crate::contract::error::{bearer_token, ApiError};
 use crate::contract::forms::{self, RegistrationCheck};
 use crate::contract::mfa as mfa_form;
+use crate::contract::passkeys as passkey_form;
 use crate::contract::reply::{self, Reply};
 use crate::contract::routes::{self, Document, Kind, Protected, Public, Route};
 use crate::domain::accounts::{self, AuthError, Principal, User};
 use crate::domain::events::Client;
 use crate::domain::mfa;
+use crate::domain::passkeys::{self, Party};
 use crate::domain::recovery::{self, AccountError, FormError};
 use crate::domain::secret::Secret;
 use crate::domain::sessions::{self, Context, Login, SessionError};
@@ -121,6 +123,28 @@ pub async fn dispatch(
                     Ok(Reply::ok(&reply::RemainingCodes { remaining }))
                 }
                 Protected::MfaRecoveryCodesRegenerate => regenerate_codes(&ctx, user).await,
+                Protected::PasskeyRegisterBegin => begin_passkey(&ctx, user, req).await,
+                Protected::PasskeyRegisterComplete => {
+                    let fields = http::read_fields(req).await?;
+                    add_passkey(&ctx, user, &fields, req, &client).await
+                }
+                Protected::Passkeys => {
+                    let store = D1Store::primary(ctx.env);
+                    let rows = passkeys::list(&store, user.id)
+                        .await
+                        .map_err(passkey_form::error)?;
+                    let items: Vec<_> = rows.iter().map(reply::PasskeyItem::from).collect();
+                    Ok(Reply::ok(&items).with_header("Cache-Control", "no-store"))
+                }
+                Protected::PasskeyDelete => {
+                    let path = req.url();
+                    let id = routes::passkey_id(routes::path_of(&path)).unwrap_or_default();
+                    let store = D1Store::primary(ctx.env);
+                    passkeys::delete(&store, user.id, id, ctx.now, &client)
+                        .await
+                        .map_err(passkey_form::error)?;
+                    Ok(Reply::empty(204))
+                }
             }
         }
         Kind::Public(public) => {
@@ -170,6 +194,16 @@ pub async fn dispatch(
                 Public::TokenRevoke => revoke(&ctx, &http::read_fields(req).await?, req).await,
                 Public::TokenIntrospect => introspect(&ctx, &http::read_fields(req).await?).await,
                 Public::MfaVerify => mfa_verify(&ctx, &http::read_fields(req).await?, req).await,
+                Public::PasskeyLoginBegin => {
+                    // The optional `email` is read and ignored: every login is discoverable.
+                    http::read_fields(req).await?;
+                    let secret = ctx.config.secret_key()?;
+                    let options = passkeys::begin_login(secret, &party(&ctx, req), ctx.now);
+                    Ok(Reply::tokens(&reply::PasskeyOptions { options }))
+                }
+                Public::PasskeyLoginComplete => {
+                    passkey_login(&ctx, &http::read_fields(req).await?, req).await
+                }
             }
         }
     }
@@ -743,6 +777,92 @@ async fn regenerate_codes(ctx: &Ctx<'_>, user: &User) -> Result<Reply, ApiError>
         .map_err(mfa_form::error)?;
     Ok(Reply::tokens(&reply::RecoveryCodes {
         codes: codes.iter().map(Secret::expose).collect(),
+    }))
+}
+
+/// The passkeys' relying party for this request: configured, or the request's host and origin.
+fn party(ctx: &Ctx<'_>, req: &Request) -> Party {
+    let origin = http::origin(req);
+    let host = origin
+        .split_once("://")
+        .map_or(origin.as_str(), |(_, rest)| rest);
+    let host = match host.rfind(':') {
+        Some(colon) if !host[colon..].contains(']') => &host[..colon],
+        _ => host,
+    };
+    Party::of(&ctx.config.settings, host, &origin)
+}
+
+/// `POST /passkeys/register/begin/`.
+async fn begin_passkey(ctx: &Ctx<'_>, user: &User, req: &Request) -> Result<Reply, ApiError> {
+    let secret = ctx.config.secret_key()?;
+    let store = D1Store::primary(ctx.env);
+    let options = passkeys::begin_registration(&store, user, secret, &party(ctx, req), ctx.now)
+        .await
+        .map_err(passkey_form::error)?;
+    Ok(Reply::tokens(&reply::PasskeyOptions { options }))
+}
+
+/// `POST /passkeys/register/complete/`.
+async fn add_passkey(
+    ctx: &Ctx<'_>,
+    user: &User,
+    fields: &Fields,
+    req: &Request,
+    client: &Client,
+) -> Result<Reply, ApiError> {
+    let credential = passkey_form::credential(fields);
+    let name = passkey_form::name(fields);
+    let (credential, name) = match (credential, name) {
+        (Ok(credential), Ok(name)) => (credential, name),
+        (credential, name) => {
+            let mut errors = credential.err().unwrap_or_default();
+            errors.0.extend(name.err().unwrap_or_default().0);
+            return Err(errors.into());
+        }
+    };
+    let secret = ctx.config.secret_key()?;
+    let store = D1Store::primary(ctx.env);
+    let party = party(ctx, req);
+    let row = passkeys::complete_registration(
+        &store,
+        user,
+        secret,
+        &party,
+        passkeys::Enrolment {
+            response: &credential,
+            name: &name,
+        },
+        ctx.now,
+        client,
+    )
+    .await
+    .map_err(passkey_form::error)?;
+    Ok(Reply::created(&reply::PasskeyItem::from(&row)))
+}
+
+/// `POST /passkeys/login/complete/`: answered as dj-rest-auth's login.
+async fn passkey_login(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply, ApiError> {
+    let credential = passkey_form::credential(fields)?;
+    let secret = ctx.config.secret_key()?;
+    let session = ctx.sessions()?;
+    let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
+    let client = http::client(req);
+    let pair = passkeys::complete_login(
+        &session,
+        &store,
+        &denylist,
+        secret,
+        &party(ctx, req),
+        &credential,
+        &client,
+    )
+    .await
+    .map_err(passkey_form::error)?;
+    Ok(Reply::tokens(&reply::LoggedIn {
+        access: &pair.access.encoded,
+        refresh: &pair.refresh.encoded,
+        user: reply::UserDetails::from(&pair.user),
     }))
 }
 

@@ -459,6 +459,19 @@ fn credential_id(id: &str, raw_id: &str, kind: &str) -> Result<Vec<u8>, Webauthn
     Ok(credential_id)
 }
 
+/// The challenge a response's `clientDataJSON` (base64url) names, decoded, unverified: for a
+/// relying party whose challenges carry their own proof of issue (a MAC), which it checks
+/// before [`verify_registration`] or [`verify_authentication`] compares it again.
+pub fn challenge_of(client_data_json: &str) -> Result<Vec<u8>, WebauthnError> {
+    let bytes = decode(client_data_json, MAX_CLIENT_DATA_JSON, "clientDataJSON")?;
+    let data: ClientData =
+        serde_json::from_slice(&bytes).map_err(|_| Malformed("clientDataJSON"))?;
+    if data.challenge.len() > 4 * CHALLENGE_LEN {
+        return Err(Malformed("challenge"));
+    }
+    Base64UrlUnpadded::decode_vec(&data.challenge).map_err(|_| Malformed("challenge"))
+}
+
 /// `CollectedClientData` (§5.8.1), the members checked; others (`topOrigin`, `tokenBinding`,
 /// those browsers add to keep parsers lenient) are ignored, a member given twice is refused.
 #[derive(Deserialize)]
@@ -639,4 +652,4 @@ fn transports(given: &[String]) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -75,16 +75,16 @@ fn map(entries: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Authenticators.
 
-enum TestKey {
+pub(crate) enum TestKey {
     Es256(p256::ecdsa::SigningKey),
     Ed25519(ed25519_dalek::SigningKey),
 }
 
-fn es256() -> TestKey {
+pub(crate) fn es256() -> TestKey {
     TestKey::Es256(p256::ecdsa::SigningKey::from_slice(&[1; 32]).unwrap())
 }
 
-fn ed25519() -> TestKey {
+pub(crate) fn ed25519() -> TestKey {
     TestKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[2; 32]))
 }
 
@@ -164,6 +164,59 @@ fn client_data(kind: &str) -> String {
         r#"{{"type":"{kind}","challenge":"{}","origin":"{ORIGIN}","crossOrigin":false}}"#,
         b64(&CHALLENGE)
     )
+}
+
+/// A software authenticator's `create` answer for another module's flow tests: `key` as
+/// credential `credential_id`, for `challenge` (base64url) at `origin` and `rp_id`.
+pub(crate) fn create_answer(
+    key: &TestKey,
+    credential_id: &[u8],
+    challenge: &str,
+    origin: &str,
+    rp_id: &str,
+) -> RegistrationResponse {
+    let client_data = format!(
+        r#"{{"type":"webauthn.create","challenge":"{challenge}","origin":"{origin}","crossOrigin":false}}"#
+    );
+    let data = auth_data(
+        rp_id,
+        CREATE_FLAGS,
+        0,
+        &attested(credential_id, &key.cose()),
+    );
+    RegistrationResponse {
+        id: b64(credential_id),
+        raw_id: b64(credential_id),
+        kind: "public-key".to_owned(),
+        response: AttestationResponse {
+            client_data_json: b64(client_data.as_bytes()),
+            attestation_object: b64(&attestation_object("none", &map(&[]), &data)),
+            transports: vec!["internal".to_owned()],
+        },
+    }
+}
+
+/// Its `get` answer with counter `counter`, for `challenge` at `origin` and `rp_id`.
+pub(crate) fn get_answer(
+    key: &TestKey,
+    credential_id: &[u8],
+    challenge: &str,
+    origin: &str,
+    rp_id: &str,
+    counter: u32,
+) -> AuthenticationResponse {
+    let client_data = format!(
+        r#"{{"type":"webauthn.get","challenge":"{challenge}","origin":"{origin}","crossOrigin":false}}"#
+    );
+    let mut answer = assertion(
+        key,
+        &client_data,
+        &auth_data(rp_id, USER_PRESENT, counter, &[]),
+    );
+    answer.id = b64(credential_id);
+    answer.raw_id = b64(credential_id);
+    answer.response.user_handle = None;
+    answer
 }
 
 // ---------------------------------------------------------------------------------------------
