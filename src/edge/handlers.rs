@@ -228,12 +228,14 @@ pub async fn cleanup(env: &Env) {
     match result {
         Ok(cleaned) => worker::console_log!(
             "cleanup: deleted {} expired refresh-token rows, {} ended sessions, {} ended throttle windows, \
-             {} old security events and {} ended quota windows",
+             {} old security events, {} ended quota windows, {} expired MFA logins and {} spent passkey challenges",
             cleaned.refresh_tokens,
             cleaned.sessions,
             cleaned.throttle_windows,
             cleaned.events,
-            cleaned.quota_windows
+            cleaned.quota_windows,
+            cleaned.challenges,
+            cleaned.passkey_challenges
         ),
         Err(error) => {
             super::log(&error);

@@ -65,6 +65,27 @@ test("the scheduled cleanup deletes expired refresh tokens and ended throttle wi
   );
 });
 
+test("the scheduled cleanup deletes expired MFA logins and spent passkey challenges only", async () => {
+  const t = now();
+  const tag = `cleanup${process.pid}`;
+  await d1(
+    MAIN_STATE,
+    `INSERT INTO mfa_challenges (digest, user_id, expires_at) VALUES
+       ('${tag}-ended', 1, ${t - 1}), ('${tag}-live', 1, ${t + 300});
+     INSERT INTO passkey_challenges (digest, expires_at) VALUES
+       ('${tag}-ended', ${t - 1}), ('${tag}-live', ${t + 300});`,
+  );
+  assert.equal((await call(MAIN, "GET", "/__scheduled?cron=17+*+*+*+*")).status, 200);
+  for (const table of ["mfa_challenges", "passkey_challenges"]) {
+    const rows = await d1(MAIN_STATE, `SELECT digest FROM ${table} WHERE digest LIKE '${tag}-%'`);
+    assert.deepEqual(
+      rows.map((r) => r.digest),
+      [`${tag}-live`],
+      table,
+    );
+  }
+});
+
 test("refresh tokens keep working across a cleanup", async () => {
   const user = await newUser(MAIN);
   const { refresh } = await tokensFor(MAIN, user);
