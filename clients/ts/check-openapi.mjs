@@ -39,11 +39,21 @@ function properties(schema) {
   return found;
 }
 
-// [type, method, path, status (answers) or "request", item (the schema of an array's items),
-//  fields the server reads but ignores, which the type leaves out]
+/**
+ * The part of a schema a type describes: `"items"`, an array's items; the name of a component
+ * schema, that alternative of a `oneOf` (an answer that is one of several shapes).
+ */
+function part(schema, item) {
+  if (item === "items") return resolve(schema?.items);
+  return resolve(schema?.oneOf?.find((option) => option.$ref === `#/components/schemas/${item}`));
+}
+
+// [type, method, path, status (answers) or "request", item (see `part`), fields the server reads
+//  but ignores, which the type leaves out]
 const CHECKS = [
   ["RegisterRequest", "post", "/register/", "request"],
   ["LoginRequest", "post", "/login/", "request", null, ["username"]],
+  ["MfaVerifyRequest", "post", "/mfa/verify/", "request"],
   ["RefreshRequest", "post", "/token/refresh/", "request"],
   ["PasswordChangeRequest", "post", "/password/change/", "request"],
   ["PasswordResetRequest", "post", "/password/reset/", "request"],
@@ -53,7 +63,9 @@ const CHECKS = [
   ["UserPatch", "patch", "/user/", "request", null, ["pk", "email"]],
   ["Registered", "post", "/register/", "201"],
   ["User", "get", "/user/", "200"],
-  ["LoginSuccess", "post", "/login/", "200"],
+  ["LoginSuccess", "post", "/login/", "200", "LoggedIn"],
+  ["MfaRequired", "post", "/login/", "200", "MfaRequired"],
+  ["LoginSuccess", "post", "/mfa/verify/", "200"],
   ["RefreshedTokens", "post", "/token/refresh/", "200"],
   ["Session", "get", "/sessions/", "200", "items"],
 ];
@@ -67,7 +79,7 @@ for (const [type, method, route, status, item, ignored = []] of CHECKS) {
   }
   const holder = status === "request" ? resolve(operation.requestBody) : resolve(operation.responses[status]);
   let schema = resolve(holder?.content?.["application/json"]?.schema);
-  if (item) schema = resolve(schema?.items);
+  if (item) schema = part(schema, item);
   if (!schema || !types[type]) {
     problems.push(`${type}: no schema for ${method.toUpperCase()} ${route} ${status}, or no such type`);
     continue;

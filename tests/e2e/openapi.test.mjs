@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { MAIN, call, decode, letters, newUser, post, tokensFor, uniqueEmail } from "./lib.mjs";
+import { MAIN, bearer, call, decode, letters, newUser, post, tokensFor, totp, uniqueEmail } from "./lib.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const python = process.env.E2E_PYTHON;
@@ -33,7 +33,7 @@ function resolve(node) {
   return node;
 }
 
-// docs/contract.md §1 and docs/accounts.md §3, §7: every route with its methods (HEAD where it
+// docs/contract.md §1 and docs/accounts.md §3, §5, §7: every route with its methods (HEAD where it
 // answers as GET, OPTIONS where it answers metadata), at the root.
 const ROUTES = {
   "/register/": ["post", "options"],
@@ -64,6 +64,12 @@ const ROUTES = {
   "/userinfo/": ["get", "head", "options"],
   "/token/revoke/": ["post", "options"],
   "/token/introspect/": ["post", "options"],
+  "/mfa/verify/": ["post", "options"],
+  "/mfa/totp/activate/": ["get", "post", "head", "options"],
+  "/mfa/totp/deactivate/": ["post", "options"],
+  "/mfa/status/": ["get", "head", "options"],
+  "/mfa/recovery-codes/": ["post", "options"],
+  "/mfa/recovery-codes/regenerate/": ["post", "options"],
   "/openapi.json": ["get"],
   "/": ["get"],
 };
@@ -80,6 +86,11 @@ const BEARER_ROUTES = [
   "/sessions/{id}/revoke/",
   "/sessions/revoke-others/",
   "/userinfo/",
+  "/mfa/totp/activate/",
+  "/mfa/totp/deactivate/",
+  "/mfa/status/",
+  "/mfa/recovery-codes/",
+  "/mfa/recovery-codes/regenerate/",
 ];
 const INTROSPECTION_ROUTES = ["/token/introspect/"];
 // dj-rest-auth's public views: a Bearer header, when one is sent, is authenticated (401).
@@ -92,11 +103,19 @@ const OPTIONAL_BEARER_ROUTES = [
   "/password/reset/",
   "/password/reset/confirm/",
   "/password/reset/confirm/{uid}/{token}/",
+  "/mfa/verify/",
 ];
-// Where a password is checked against an account: failed logins are throttled (docs/contract.md §6).
-const THROTTLED = ["/token/", "/login/", "/user/delete/", "/password/change/"];
+// Where a password or a second-factor code is checked against an account: failures are throttled as
+// failed logins (docs/contract.md §6, docs/accounts.md §5).
+const THROTTLED = ["/token/", "/login/", "/user/delete/", "/password/change/", "/mfa/verify/", "/mfa/totp/deactivate/"];
 // The POST routes that do not read a body.
-const BODYLESS = ["/token/blacklist/all/", "/sessions/{id}/revoke/", "/sessions/revoke-others/"];
+const BODYLESS = [
+  "/token/blacklist/all/",
+  "/sessions/{id}/revoke/",
+  "/sessions/revoke-others/",
+  "/mfa/recovery-codes/",
+  "/mfa/recovery-codes/regenerate/",
+];
 const ALLOW = {
   "/dashboard/": "GET, POST, OPTIONS",
   "/.well-known/jwks.json": "GET",
@@ -108,6 +127,8 @@ const ALLOW = {
   "/.well-known/oauth-authorization-server": "GET",
   "/.well-known/openid-configuration": "GET",
   "/userinfo/": "GET, HEAD, OPTIONS",
+  "/mfa/totp/activate/": "GET, POST, HEAD, OPTIONS",
+  "/mfa/status/": "GET, HEAD, OPTIONS",
   "/openapi.json": "GET",
   "/": "GET",
 };
@@ -215,9 +236,14 @@ async function signed(value, salt) {
 /** Schemathesis configuration for what its command line cannot say. */
 function configuration({ access, dictionaries, headers }) {
   const list = (values) => `[${values.map((value) => JSON.stringify(value)).join(", ")}]`;
-  const bind = (operationId, parameter, dictionary) =>
-    `[[operations]]\ninclude-operation-id = "${operationId}"\n` +
-    `parameters = { "${parameter}" = { dictionary = "${dictionary}", probability = 0.5 } }\n`;
+  // One block per operation: of several blocks for one operation, the last one's `parameters` win.
+  const bindings = {};
+  for (const [name, { operationId, parameter }] of Object.entries(dictionaries)) {
+    bindings[operationId] = [
+      ...(bindings[operationId] ?? []),
+      `"${parameter}" = { dictionary = "${name}", probability = 0.5 }`,
+    ];
+  }
   return [
     // No state carried from one run to the next: every run starts the same.
     "[cache]\nenabled = false\n",
@@ -227,7 +253,10 @@ function configuration({ access, dictionaries, headers }) {
     '[auth.openapi.introspectionAuth]\nbearer = "rs-one-secret"\n',
     // Real tokens and ids for half of these fields, so that success answers are checked too.
     ...Object.entries(dictionaries).map(([name, { values }]) => `[dictionaries.${name}]\nvalues = ${list(values)}\n`),
-    ...Object.entries(dictionaries).map(([name, { operationId, parameter }]) => bind(operationId, parameter, name)),
+    ...Object.entries(bindings).map(
+      ([operationId, parameters]) =>
+        `[[operations]]\ninclude-operation-id = "${operationId}"\nparameters = { ${parameters.join(", ")} }\n`,
+    ),
     ...Object.entries(headers).map(
       ([operationId, values]) =>
         `[[operations]]\ninclude-operation-id = "${operationId}"\n` +
@@ -236,6 +265,22 @@ function configuration({ access, dictionaries, headers }) {
           .join(", ")} }\n`,
     ),
   ].join("\n");
+}
+
+/**
+ * A fresh user with MFA on (docs/accounts.md §5), activated with a code computed here: its
+ * credentials, an access token and its recovery codes.
+ */
+async function withMfa(username) {
+  const user = await newUser(MAIN, { username });
+  const { access } = await tokensFor(MAIN, user);
+  const begun = await call(MAIN, "GET", "/mfa/totp/activate/", { headers: bearer(access) });
+  assert.equal(begun.status, 200, begun.text);
+  const { secret, activation_token } = begun.body;
+  const body = { activation_token, code: totp(secret) };
+  const activated = await post(MAIN, "/mfa/totp/activate/", body, { headers: bearer(access) });
+  assert.equal(activated.status, 200, activated.text);
+  return { user, access, codes: activated.body.recovery_codes };
 }
 
 test("the worker answers every operation as the document says (schemathesis)", { timeout: 600_000 }, async () => {
@@ -273,7 +318,42 @@ test("the worker answers every operation as the document says (schemathesis)", {
       values: [await signed(decode(first.access).payload.user_id, "account")],
     },
   };
-  const headers = { revokeSession: { Authorization: `Bearer ${current.access}` } };
+  // Users with MFA on, so that its answers are checked too. The first is the Bearer of the MFA
+  // routes that answer otherwise with it on (status, recovery codes, deactivation); the Bearer
+  // user, without it, keeps the activation. The second's password logins answer ephemeral tokens.
+  // The third's ephemeral tokens (five: as many as a user keeps) and recovery codes go to
+  // /mfa/verify/, from a client address of its own, so that the other operations' failures do not
+  // throttle it.
+  const mfa = await withMfa("mfa");
+  const firstStep = await withMfa("firststep");
+  const secondStep = await withMfa("secondstep");
+  const ephemeralTokens = [];
+  for (let i = 0; i < 5; i++) {
+    const reply = await post(MAIN, "/token/", { email: secondStep.user.email, password: secondStep.user.password });
+    assert.equal(reply.status, 200, reply.text);
+    ephemeralTokens.push(reply.body.ephemeral_token);
+  }
+  Object.assign(dictionaries, {
+    mfaEmail: { operationId: "obtainTokenPair", parameter: "body.email", values: [firstStep.user.email] },
+    mfaPassword: { operationId: "obtainTokenPair", parameter: "body.password", values: [firstStep.user.password] },
+    mfaLoginEmail: { operationId: "accountLogin", parameter: "body.email", values: [firstStep.user.email] },
+    mfaLoginPassword: { operationId: "accountLogin", parameter: "body.password", values: [firstStep.user.password] },
+    ephemeralToken: { operationId: "verifyMfa", parameter: "body.ephemeral_token", values: ephemeralTokens },
+    recoveryCode: { operationId: "verifyMfa", parameter: "body.code", values: secondStep.codes },
+  });
+  const headers = {
+    revokeSession: { Authorization: `Bearer ${current.access}` },
+    verifyMfa: { "CF-Connecting-IP": `198.19.${((process.pid >> 8) + 128) & 255}.${process.pid & 255}` },
+  };
+  for (const operationId of [
+    "getMfaStatus",
+    "headMfaStatus",
+    "countRecoveryCodes",
+    "regenerateRecoveryCodes",
+    "deactivateTotp",
+  ]) {
+    headers[operationId] = { Authorization: `Bearer ${mfa.access}` };
+  }
   const folder = mkdtempSync(path.join(tmpdir(), "edge-auth-schemathesis-"));
   try {
     const config = path.join(folder, "schemathesis.toml");
