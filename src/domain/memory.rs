@@ -297,6 +297,7 @@ impl Store for MemoryStore {
         let user_id = replacement.user_id;
         let revoked = revoke_where(&mut state, replacement.now, |row| row.user_id == user_id);
         push_event(&mut state, &replacement.event);
+        state.challenges.retain(|_, (user, _)| *user != user_id);
         if let Some(buckets) = replacement.forget {
             for bucket in buckets.keys() {
                 state.buckets.remove(bucket);
@@ -693,6 +694,7 @@ impl Store for MemoryStore {
         let mut state = self.enter("revoke_user").await?;
         let revoked = revoke_where(&mut state, event.at, |row| row.user_id == user_id);
         push_event(&mut state, event);
+        state.challenges.retain(|_, (user, _)| *user != user_id);
         Ok(revoked)
     }
 

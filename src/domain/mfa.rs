@@ -191,16 +191,20 @@ fn quote(text: &str) -> String {
     out
 }
 
-/// Ten new recovery codes, `xxxx-xxxx` in lower-case hex (dj-rest-auth's form).
+/// Ten new, distinct recovery codes, `xxxx-xxxx` in lower-case hex (dj-rest-auth's form).
 pub fn new_recovery_codes() -> Vec<Secret> {
-    (0..RECOVERY_CODES)
-        .map(|_| {
-            let mut bytes = [0u8; 4];
-            random::fill(&mut bytes);
-            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            Secret::new(format!("{}-{}", &hex[..4], &hex[4..]))
-        })
-        .collect()
+    let mut codes: Vec<Secret> = Vec::with_capacity(RECOVERY_CODES);
+    while codes.len() < RECOVERY_CODES {
+        let mut bytes = [0u8; 4];
+        random::fill(&mut bytes);
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let code = Secret::new(format!("{}-{}", &hex[..4], &hex[4..]));
+        // The store keys codes by digest: a repeat (one in 10^8) would fail the insert.
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
+    }
+    codes
 }
 
 /// What the store keeps of a recovery code: an HMAC under `SECRET_KEY`, so a copy of the
@@ -339,6 +343,12 @@ pub async fn deactivate<S: Store>(
     }
     store.release_failures(&buckets).await?;
     Ok(())
+}
+
+/// Whether MFA is on, read from the store's primary (a Bearer user's `mfa` comes from a
+/// replica, which may lag an activation or deactivation just made).
+pub async fn enabled<S: Store>(store: &S, user_id: i64) -> Result<bool, MfaError> {
+    Ok(store.totp_of(user_id).await?.is_some())
 }
 
 /// `GET /mfa/status/`.

@@ -553,3 +553,23 @@ fn debug_of_an_activation_shows_no_secret() {
     assert!(!shown.contains(activation.secret.expose()));
     assert!(!shown.contains(activation.activation_token.expose()));
 }
+
+#[test]
+fn logging_out_everywhere_ends_a_pending_second_step() {
+    let world = World::new();
+    let (secret, _) = enable(&world);
+    let token = first_step(&world, NOW + 30);
+    let client = world.client();
+    run(crate::domain::sessions::logout_everywhere(
+        &world.store,
+        &world.denylist,
+        1,
+        NOW + 30,
+        &client,
+    ))
+    .unwrap();
+    assert_eq!(
+        second_step(&world, &token, &code(&secret, NOW + 30), NOW + 30).unwrap_err(),
+        MfaError::BadEphemeralToken
+    );
+}

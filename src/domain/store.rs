@@ -269,8 +269,8 @@ pub trait Store {
 
     /// A new password, all or nothing and only if the stored hash is still `expected` (so of
     /// concurrent uses of one reset token exactly one succeeds): stores it, sets
-    /// `tokens_valid_after`, revokes every live refresh token of the user, records the event
-    /// and forgets the buckets. `None` when nothing was written.
+    /// `tokens_valid_after`, revokes every live refresh token of the user, drops their pending
+    /// MFA logins, records the event and forgets the buckets. `None` when nothing was written.
     async fn replace_password(
         &self,
         replacement: &PasswordReplacement<'_>,
@@ -375,8 +375,8 @@ pub trait Store {
         now: i64,
     ) -> Result<(bool, Vec<RevokedToken>), StoreError>;
 
-    /// Revokes every live refresh token of a user, atomically, recording the event; returns
-    /// what it revoked.
+    /// Revokes every live refresh token of a user and drops their pending MFA logins,
+    /// atomically, recording the event; returns what it revoked.
     async fn revoke_user(
         &self,
         user_id: i64,

@@ -452,6 +452,11 @@ impl Store for D1Store<'_> {
                 std::slice::from_ref(&new),
             )),
         )?);
+        // A second step begun with the old password dies with it.
+        statements.push(self.statement(
+            &format!("DELETE FROM mfa_challenges WHERE user_id = ?1 AND {replaced}"),
+            &[user_id.clone(), new.clone()],
+        )?);
         if let Some(buckets) = replacement.forget {
             let client = buckets.client.as_deref().unwrap_or(&buckets.account);
             statements.push(self.statement(
@@ -922,6 +927,11 @@ impl Store for D1Store<'_> {
             &[int(user_id), int(event.at)],
         )?];
         statements.extend(self.event_statements(event, None)?);
+        // Pending second steps end with every login.
+        statements.push(self.statement(
+            "DELETE FROM mfa_challenges WHERE user_id = ?1",
+            &[int(user_id)],
+        )?);
         let results = self.batch("logout everywhere", statements).await?;
         rows("logout everywhere", &results[0])
     }

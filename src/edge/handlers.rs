@@ -709,19 +709,23 @@ fn begin_totp(ctx: &Ctx<'_>, user: &User) -> Result<Reply, ApiError> {
     }))
 }
 
-/// `POST /mfa/totp/activate/`: dj-rest-auth refuses a user with MFA on before reading the form.
+/// `POST /mfa/totp/activate/`: dj-rest-auth refuses a user with MFA on before reading the form
+/// (asked of the primary: the Bearer user came from a replica).
 async fn activate_totp(
     ctx: &Ctx<'_>,
     user: &User,
     req: &Request,
     client: &Client,
 ) -> Result<Reply, ApiError> {
-    if user.mfa {
+    let store = D1Store::primary(ctx.env);
+    if mfa::enabled(&store, user.id)
+        .await
+        .map_err(mfa_form::error)?
+    {
         return Err(mfa_form::error(mfa::MfaError::AlreadyEnabled));
     }
     let [token, code] = mfa_form::activation(&http::read_fields(req).await?)?;
     let secret = ctx.config.secret_key()?;
-    let store = D1Store::primary(ctx.env);
     let codes = mfa::activate(
         &store,
         user,
@@ -745,12 +749,15 @@ async fn deactivate_totp(
     req: &Request,
     client: &Client,
 ) -> Result<Reply, ApiError> {
-    if !user.mfa {
+    let store = D1Store::primary(ctx.env);
+    if !mfa::enabled(&store, user.id)
+        .await
+        .map_err(mfa_form::error)?
+    {
         return Err(mfa_form::error(mfa::MfaError::NotEnabled));
     }
     let code = mfa_form::deactivation(&http::read_fields(req).await?)?;
     let session = ctx.sessions()?;
-    let store = D1Store::primary(ctx.env);
     mfa::deactivate(&session, &store, user, code.expose(), client)
         .await
         .map_err(mfa_form::error)?;

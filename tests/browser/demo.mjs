@@ -1,9 +1,13 @@
 // Browser test of the demo page (GET /): drives it end to end in headless Chromium against
 // the real worker under `wrangler dev` — register, log in, dashboard, refresh, log out, log out
 // everywhere, then the account: verify the e-mail and reset the password through the links of
-// the mails (read from wrangler dev's simulated mail binding), sessions, password change,
-// deletion — and checks what the API contract says about each answer, that the page keeps
-// to its Content-Security-Policy, talks to its own origin only and stores nothing in the browser.
+// the mails (read from wrangler dev's simulated mail binding), sessions, TOTP, passkeys (with
+// DevTools' virtual authenticator), password change, deletion — and checks what the API
+// contract says about each answer, that the page keeps to its Content-Security-Policy, talks to
+// its own origin only and stores nothing in the browser.
+//
+// The page is opened at http://localhost:<port>, not 127.0.0.1: a passkey's RP ID is the
+// page's host, which WebAuthn never allows to be an IP address.
 //
 // Usage: node tests/browser/demo.mjs   (the worker must be built: `make worker`)
 // Needs a Chromium binary (CHROMIUM, default /usr/bin/chromium); playwright-core never
@@ -117,6 +121,47 @@ async function logIn() {
   const body = await expectAnswer("#login", 200);
   assert.deepEqual(Object.keys(body), ["refresh", "access"]);
   assert.equal((await claims("access")).jti, JSON.parse(Buffer.from(body.access.split(".")[1], "base64url")).jti);
+}
+
+/**
+ * Clicks `selector` and returns, oldest first, the answers the page shows for it up to the one
+ * titled `last` (a passkey ceremony shows several): [{ title, status, body }], `body` parsed
+ * when it is JSON (checked pretty-printed), the text otherwise (empty for a 204).
+ */
+async function answersTo(selector, last) {
+  const before = Number(await latestSeq());
+  await page.click(selector);
+  await page.waitForFunction(
+    ([seq, title]) =>
+      [...document.querySelectorAll("#output .entry")].some(
+        (entry) =>
+          Number(entry.dataset.seq) > seq && entry.querySelector("h3").textContent.startsWith(`${title} \u2192 `),
+      ),
+    [before, last],
+  );
+  const entries = await page.$$eval(
+    "#output .entry",
+    (items, seq) =>
+      items
+        .filter((entry) => Number(entry.dataset.seq) > seq)
+        .map((entry) => ({
+          title: entry.querySelector("h3").textContent.split(" \u2192 ")[0],
+          status: Number(entry.dataset.status),
+          shown: entry.querySelector("pre").textContent,
+        }))
+        .reverse(),
+    before,
+  );
+  return entries.map(({ title, status, shown }) => {
+    let body = shown;
+    try {
+      body = JSON.parse(shown);
+      assert.equal(shown, JSON.stringify(body, null, 2), `the answer of ${title} is pretty-printed`);
+    } catch (error) {
+      if (error instanceof assert.AssertionError) throw error;
+    }
+    return { title, status, body };
+  });
 }
 
 async function disabled(selector) {
@@ -267,11 +312,119 @@ async function mfaSteps() {
     await expectAnswer("#mfa-status", 200);
   });
 
+  // With TOTP on: a passkey login skips it.
+  await passkeySteps();
+
   await step("turn TOTP off with a fresh code (200): the next login is one step again", async () => {
     await page.fill("#totp-off-code", totp(secret, at + 30));
     await expectAnswer("#totp-deactivate", 200, { detail: "TOTP has been deactivated." });
     await logIn();
   });
+}
+
+/** Passkeys from the page, made and used by DevTools' virtual authenticator: add, list, sign in, remove. */
+async function passkeySteps() {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  const held = async () => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials;
+  const titles = (answers) => answers.map(({ title, status }) => `${title} ${status}`);
+  const NAME = "Demo laptop";
+  let passkey;
+
+  await step("add a passkey (201): it is listed", async () => {
+    await page.fill("#passkey-name", NAME);
+    const answers = await answersTo("#passkey-add", "POST /passkeys/register/complete/");
+    assert.deepEqual(titles(answers), ["POST /passkeys/register/begin/ 200", "POST /passkeys/register/complete/ 201"]);
+    const { options } = answers[0].body;
+    assert.equal(options.rp.id, "localhost", "the RP ID is the page's host");
+    assert.equal(options.user.name, user.email);
+    passkey = answers[1].body;
+    assert.deepEqual(Object.keys(passkey), ["id", "name", "created_at", "last_used_at"]);
+    assert.equal(passkey.name, NAME);
+    assert.equal(passkey.last_used_at, null);
+    assert.equal(await page.inputValue("#passkey-name"), "", "the name field was emptied");
+    const [credential, ...more] = await held();
+    assert.deepEqual(more, [], "the authenticator holds one credential");
+    assert.equal(Buffer.from(credential.credentialId, "base64").toString("base64url"), passkey.id);
+    assert.equal(credential.rpId, "localhost");
+    assert.equal(credential.isResidentCredential, true, "a discoverable credential");
+    assert.deepEqual(await expectAnswer("#passkeys-list", 200), [passkey]);
+    const item = page.locator(`#passkeys li[data-id="${passkey.id}"]`);
+    assert.match(await item.textContent(), new RegExp(`^${NAME} · added .* · never used Remove$`));
+    assert.equal(await item.locator("button.remove").count(), 1);
+  });
+
+  await step("adding it again on the same authenticator: the browser refuses, nothing is sent", async () => {
+    const completes = () => requests.filter((url) => url.endsWith("/passkeys/register/complete/")).length;
+    const sent = completes();
+    const answers = await answersTo("#passkey-add", "navigator.credentials.create()");
+    assert.deepEqual(titles(answers), ["POST /passkeys/register/begin/ 200", "navigator.credentials.create() 0"]);
+    const { options } = answers[0].body;
+    assert.deepEqual(
+      options.excludeCredentials.map(({ id }) => id),
+      [passkey.id],
+      "the user's passkey is excluded",
+    );
+    assert.match(answers[1].body, /^InvalidStateError: /);
+    assert.equal(await page.locator("#output .entry").first().getAttribute("class"), "entry err");
+    assert.equal(await disabled("#passkey-add"), false, "the page is not left busy");
+    assert.equal(completes(), sent, "no complete call");
+    assert.equal((await held()).length, 1);
+  });
+
+  await step("sign in with the passkey (200): new tokens, no password", async () => {
+    const { user_id } = await claims("access");
+    await page.click("#forget");
+    assert.equal(await text("#access-claims"), "");
+    assert.match(await text("#session"), /Not logged in/);
+    const answers = await answersTo("#passkey-login", "POST /passkeys/login/complete/");
+    assert.deepEqual(titles(answers), ["POST /passkeys/login/begin/ 200", "POST /passkeys/login/complete/ 200"]);
+    const { options } = answers[0].body;
+    assert.equal(options.rpId, "localhost");
+    assert.deepEqual(options.allowCredentials, [], "a discoverable login");
+    const body = answers[1].body;
+    assert.deepEqual(Object.keys(body), ["access", "refresh", "user"]);
+    assert.equal(body.user.email, user.email);
+    assert.equal(body.user.pk, user_id);
+    const access = await claims("access");
+    assert.equal(access.jti, JSON.parse(Buffer.from(body.access.split(".")[1], "base64url")).jti);
+    assert.equal(access.user_id, user_id);
+    assert.equal((await claims("refresh")).jti, JSON.parse(Buffer.from(body.refresh.split(".")[1], "base64url")).jti);
+    assert.ok(await page.locator("#mfa-form").isHidden(), "no TOTP code is asked, though TOTP is on");
+    assert.match(await text("#session"), new RegExp(`user_id ${user_id}\\b`));
+    const [listed] = await expectAnswer("#passkeys-list", 200);
+    assert.equal(listed.id, passkey.id);
+    assert.notEqual(listed.last_used_at, null, "its last use is recorded");
+  });
+
+  await step("remove the passkey (204): signing in with it is refused (400)", async () => {
+    const before = (await claims("access")).jti;
+    const answers = await answersTo(
+      `#passkeys li[data-id="${passkey.id}"] button.remove`,
+      `DELETE /passkeys/${passkey.id}/`,
+    );
+    assert.deepEqual(answers, [{ title: `DELETE /passkeys/${passkey.id}/`, status: 204, body: "" }]);
+    assert.equal(await page.locator("#passkeys li").count(), 0, "the removed one left the list");
+    assert.deepEqual(await expectAnswer("#passkeys-list", 200), []);
+    assert.equal((await held()).length, 1, "the authenticator still holds the credential");
+    const refused = await answersTo("#passkey-login", "POST /passkeys/login/complete/");
+    assert.deepEqual(titles(refused), ["POST /passkeys/login/begin/ 200", "POST /passkeys/login/complete/ 400"]);
+    assert.deepEqual(refused[1].body, { non_field_errors: ["Unable to log in with provided credentials."] });
+    assert.equal((await claims("access")).jti, before, "the tokens held stay");
+  });
+
+  await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId });
+  await cdp.detach();
 }
 
 let worker;
@@ -288,8 +441,10 @@ try {
       },
     });
   }
-  const base = process.env.DEMO_URL ?? worker.url;
-  const origin = new URL(base).origin;
+  // The worker listens on 127.0.0.1; the page is opened at localhost, a valid RP ID.
+  const base = new URL(process.env.DEMO_URL ?? worker.url);
+  if (base.hostname === "127.0.0.1") base.hostname = "localhost";
+  const { origin } = base;
   context = await chromium.launchPersistentContext(profile, {
     executablePath,
     headless: true,

@@ -102,23 +102,27 @@ const env = {
   E2E_PYTHON: process.env.E2E_PYTHON ?? path.resolve(here, "../../target/e2e-venv/bin/python"),
   E2E_IMPORT_BIN: process.env.E2E_IMPORT_BIN ?? path.resolve(here, "../../target/debug/import-django"),
 };
-try {
-  const started = await Promise.all(
-    Object.entries(configurations).map(async ([name, config]) => {
-      const worker = await startWorker(config);
-      worker.name = name;
-      workers.push(worker);
-      return [name, worker];
-    }),
-  );
-  for (const [name, worker] of started) {
-    env[`${name}_URL`] = worker.url;
-    env[`${name}_STATE`] = worker.state;
-  }
-} catch (error) {
-  console.error(`could not start the worker: ${error.message}`);
+// Every start is awaited, failed or not, before giving up: a worker still starting when the
+// runner exits would be left running, its output unread.
+const outcomes = await Promise.allSettled(
+  Object.entries(configurations).map(async ([name, config]) => {
+    const worker = await startWorker(config);
+    worker.name = name;
+    workers.push(worker);
+    return [name, worker];
+  }),
+);
+const failed = outcomes.find((outcome) => outcome.status === "rejected");
+if (failed) {
+  console.error(`could not start the worker: ${failed.reason.message}`);
   stopAll();
   process.exit(1);
+}
+for (const {
+  value: [name, worker],
+} of outcomes) {
+  env[`${name}_URL`] = worker.url;
+  env[`${name}_STATE`] = worker.state;
 }
 
 const requested = process.argv.slice(2);
