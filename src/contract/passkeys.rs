@@ -6,13 +6,15 @@ use serde::de::DeserializeOwned;
 use crate::contract::account_forms::LOGIN_REFUSED;
 use crate::contract::body::{max_length_error, FieldErrors, FieldValue, Fields};
 use crate::contract::error::ApiError;
-use crate::domain::passkeys::{PasskeyError, NAME_MAX, PER_USER};
+use crate::domain::passkeys::{PasskeyError, NAME_MAX};
 use crate::domain::text::python_strip;
 
 const REQUIRED: &str = "This field is required.";
 pub const INVALID: &str = "Invalid passkey.";
 pub const BAD_CHALLENGE: &str = "Invalid or expired challenge.";
 const DEFAULT_NAME: &str = "Passkey";
+/// At `register/begin/` (and at `complete/` when another ceremony got there first).
+pub const TOO_MANY: &str = "A user can have at most 20 passkeys.";
 
 /// `credential`: the JSON of `PublicKeyCredential.toJSON()` (as an object, or as text in a
 /// form); anything that is not of its shape is an invalid passkey.
@@ -63,11 +65,7 @@ pub fn error(error: PasskeyError) -> ApiError {
         PasskeyError::Duplicate => {
             FieldErrors::one("credential", "This passkey is already registered.").into()
         }
-        PasskeyError::TooMany => FieldErrors::one(
-            "credential",
-            format!("A user can have at most {PER_USER} passkeys."),
-        )
-        .into(),
+        PasskeyError::TooMany => ApiError::Refused(TOO_MANY),
         PasskeyError::Refused => FieldErrors::one("non_field_errors", LOGIN_REFUSED).into(),
         PasskeyError::NotFound => ApiError::NotFound,
         PasskeyError::Session(error) => error.into(),
@@ -104,6 +102,17 @@ mod tests {
                 r#"{"credential":["Invalid passkey."]}"#
             );
         }
+    }
+
+    #[test]
+    fn the_cap_s_message_names_the_cap() {
+        assert_eq!(
+            TOO_MANY,
+            format!(
+                "A user can have at most {} passkeys.",
+                crate::domain::passkeys::PER_USER
+            )
+        );
     }
 
     #[test]

@@ -191,9 +191,13 @@ pub async fn begin_registration<S: Store>(
     party: &Party,
     now: i64,
 ) -> Result<CreationOptions, PasskeyError> {
-    let exclude = store
-        .passkeys_of(user.id)
-        .await?
+    let theirs = store.passkeys_of(user.id).await?;
+    // Refused now rather than at completion, when the authenticator would already hold a
+    // credential the service does not know.
+    if theirs.len() >= PER_USER {
+        return Err(PasskeyError::TooMany);
+    }
+    let exclude = theirs
         .iter()
         .filter_map(|row| Some(CredentialDescriptor::new(&unb64(&row.id)?, &row.transports)))
         .collect();

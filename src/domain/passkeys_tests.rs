@@ -283,15 +283,16 @@ fn a_user_has_at_most_twenty_passkeys() {
     let world = World::new();
     let ann = user(&world);
     let client = world.client();
-    for i in 0..=PER_USER {
-        let options = run(begin_registration(
+    let begin = || {
+        run(begin_registration(
             &world.store,
             &ann,
             &key(),
             &party(),
             NOW,
         ))
-        .unwrap();
+    };
+    let complete = |options: &CreationOptions, i: usize| {
         let answer = create_answer(
             &es256(),
             &[i as u8; 16],
@@ -299,21 +300,30 @@ fn a_user_has_at_most_twenty_passkeys() {
             ORIGIN,
             "auth.example.com",
         );
-        let outcome = run(complete_registration(
+        let enrolment = Enrolment {
+            response: &answer,
+            name: "Key",
+        };
+        run(complete_registration(
             &world.store,
             &ann,
             &key(),
             &party(),
-            Enrolment {
-                response: &answer,
-                name: "Key",
-            },
+            enrolment,
             NOW,
             &client,
-        ));
-        assert_eq!(outcome.is_ok(), i < PER_USER, "passkey {i}");
+        ))
+    };
+    // Two ceremonies begun with 19 passkeys: the first makes 20, the second is refused.
+    for i in 0..PER_USER - 1 {
+        complete(&begin().unwrap(), i).unwrap();
     }
+    let (twentieth, late) = (begin().unwrap(), begin().unwrap());
+    complete(&twentieth, 100).unwrap();
+    assert_eq!(complete(&late, 101).unwrap_err(), PasskeyError::TooMany);
     assert_eq!(run(list(&world.store, 1)).unwrap().len(), PER_USER);
+    // With 20, a ceremony does not even begin.
+    assert_eq!(begin().unwrap_err(), PasskeyError::TooMany);
 }
 
 #[test]

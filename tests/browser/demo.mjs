@@ -428,6 +428,13 @@ async function passkeySteps() {
 }
 
 let worker;
+// Interrupted (Ctrl-C, a timeout): the worker runs in a process group of its own, so stop it.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    worker?.stop();
+    process.exit(130);
+  });
+}
 let context;
 const profile = mkdtempSync(path.join(tmpdir(), "edge-auth-browser-"));
 try {

@@ -80,6 +80,13 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const expireAccess = () => sleep(ACCESS_LIFETIME_MS + 600);
 
 let worker;
+// Interrupted (Ctrl-C, a timeout): the worker runs in a process group of its own, so stop it.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    worker?.stop();
+    process.exit(130);
+  });
+}
 let context;
 let pages;
 const profile = mkdtempSync(path.join(tmpdir(), "edge-auth-sdk-browser-"));
