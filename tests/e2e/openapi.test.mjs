@@ -12,6 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { MAIN, bearer, call, decode, letters, newUser, post, tokensFor, totp, uniqueEmail } from "./lib.mjs";
+import { Authenticator } from "./webauthn.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const python = process.env.E2E_PYTHON;
@@ -33,7 +34,7 @@ function resolve(node) {
   return node;
 }
 
-// docs/contract.md §1 and docs/accounts.md §3, §5, §7: every route with its methods (HEAD where it
+// docs/contract.md §1 and docs/accounts.md §3, §5, §6, §7: every route with its methods (HEAD where it
 // answers as GET, OPTIONS where it answers metadata), at the root.
 const ROUTES = {
   "/register/": ["post", "options"],
@@ -70,6 +71,12 @@ const ROUTES = {
   "/mfa/status/": ["get", "head", "options"],
   "/mfa/recovery-codes/": ["post", "options"],
   "/mfa/recovery-codes/regenerate/": ["post", "options"],
+  "/passkeys/register/begin/": ["post", "options"],
+  "/passkeys/register/complete/": ["post", "options"],
+  "/passkeys/login/begin/": ["post", "options"],
+  "/passkeys/login/complete/": ["post", "options"],
+  "/passkeys/": ["get", "head", "options"],
+  "/passkeys/{id}/": ["delete", "options"],
   "/openapi.json": ["get"],
   "/": ["get"],
 };
@@ -91,6 +98,10 @@ const BEARER_ROUTES = [
   "/mfa/status/",
   "/mfa/recovery-codes/",
   "/mfa/recovery-codes/regenerate/",
+  "/passkeys/register/begin/",
+  "/passkeys/register/complete/",
+  "/passkeys/",
+  "/passkeys/{id}/",
 ];
 const INTROSPECTION_ROUTES = ["/token/introspect/"];
 // dj-rest-auth's public views: a Bearer header, when one is sent, is authenticated (401).
@@ -104,17 +115,20 @@ const OPTIONAL_BEARER_ROUTES = [
   "/password/reset/confirm/",
   "/password/reset/confirm/{uid}/{token}/",
   "/mfa/verify/",
+  "/passkeys/login/begin/",
+  "/passkeys/login/complete/",
 ];
 // Where a password or a second-factor code is checked against an account: failures are throttled as
 // failed logins (docs/contract.md §6, docs/accounts.md §5).
 const THROTTLED = ["/token/", "/login/", "/user/delete/", "/password/change/", "/mfa/verify/", "/mfa/totp/deactivate/"];
-// The POST routes that do not read a body.
+// The POST routes that do not read a body (and DELETE /passkeys/{id}/ reads none either).
 const BODYLESS = [
   "/token/blacklist/all/",
   "/sessions/{id}/revoke/",
   "/sessions/revoke-others/",
   "/mfa/recovery-codes/",
   "/mfa/recovery-codes/regenerate/",
+  "/passkeys/register/begin/",
 ];
 const ALLOW = {
   "/dashboard/": "GET, POST, OPTIONS",
@@ -129,13 +143,16 @@ const ALLOW = {
   "/userinfo/": "GET, HEAD, OPTIONS",
   "/mfa/totp/activate/": "GET, POST, HEAD, OPTIONS",
   "/mfa/status/": "GET, HEAD, OPTIONS",
+  "/passkeys/": "GET, HEAD, OPTIONS",
+  "/passkeys/{id}/": "DELETE, OPTIONS",
   "/openapi.json": "GET",
   "/": "GET",
 };
 const allowOf = (route) => ALLOW[route] ?? "POST, OPTIONS";
-/** The media types of an answer: none for HEAD and for RFC 7009's empty 200. */
+/** The media types of an answer: none for HEAD, for RFC 7009's empty 200 and for a 204. */
 function mediaTypes(route, method, status) {
-  if (method === "head" || (route === "/token/revoke/" && method === "post" && status === "200")) return [];
+  if (method === "head" || status === "204") return [];
+  if (route === "/token/revoke/" && method === "post" && status === "200") return [];
   return route === "/" && status === "200" ? ["text/html"] : ["application/json"];
 }
 const BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"];
@@ -173,6 +190,8 @@ test("the document describes every route of the contract, with its headers and e
       if (readsBody) {
         assert.deepEqual(Object.keys(resolve(operation.requestBody).content), BODY_TYPES, `${label}: body types`);
         for (const status of ["400", "413", "415"]) assert.ok(statuses.includes(status), `${label}: ${status}`);
+      } else {
+        assert.equal(operation.requestBody, undefined, `${label}: no body is read`);
       }
       for (const [status, reference] of Object.entries(operation.responses)) {
         const response = resolve(reference);
@@ -283,6 +302,31 @@ async function withMfa(username) {
   return { user, access, codes: activated.body.recovery_codes };
 }
 
+/** The creation options of a passkey registration begun by the user of `access`. */
+async function creationOptions(access) {
+  const reply = await call(MAIN, "POST", "/passkeys/register/begin/", { headers: bearer(access) });
+  assert.equal(reply.status, 200, reply.text);
+  return reply.body.options;
+}
+
+/**
+ * A passkey of the user of `access` (docs/accounts.md §6), made by `device`, webauthn.mjs's
+ * software authenticator: the passkey as answered.
+ */
+async function withPasskey(access, device) {
+  const credential = device.create(await creationOptions(access));
+  const reply = await post(MAIN, "/passkeys/register/complete/", { credential }, { headers: bearer(access) });
+  assert.equal(reply.status, 201, reply.text);
+  return reply.body;
+}
+
+/** `device`'s signed answer to the options of a new passkey login. */
+async function loginAnswer(device) {
+  const reply = await post(MAIN, "/passkeys/login/begin/", {});
+  assert.equal(reply.status, 200, reply.text);
+  return device.get(reply.body.options);
+}
+
 test("the worker answers every operation as the document says (schemathesis)", { timeout: 600_000 }, async () => {
   // The Bearer user, with a password that appears nowhere in the document: schemathesis sends
   // the document's examples, and the right password would delete the account (/user/delete/) or
@@ -340,6 +384,29 @@ test("the worker answers every operation as the document says (schemathesis)", {
     mfaLoginPassword: { operationId: "accountLogin", parameter: "body.password", values: [firstStep.user.password] },
     ephemeralToken: { operationId: "verifyMfa", parameter: "body.ephemeral_token", values: ephemeralTokens },
     recoveryCode: { operationId: "verifyMfa", parameter: "body.code", values: secondStep.codes },
+  });
+  // Passkeys, so that their answers are checked too: the fuzzer cannot make a WebAuthn answer.
+  // The Bearer user has two, one of which has logged in (a `last_used_at`), listed and deleted by
+  // their ids; the registration gets answers to challenges of the Bearer user's, and the login
+  // signed answers of another user's passkey (its counter stays 0, so they log in in any order),
+  // as JSON text, which JSON bodies take too. A challenge works for 300 s: the answers that the
+  // run reaches later are refused, as the document says as well.
+  const origin = new URL(MAIN).origin;
+  const device = new Authenticator({ origin, fixedCounter: true });
+  const passkeys = [await withPasskey(access, device), await withPasskey(access, device)];
+  const used = await post(MAIN, "/passkeys/login/complete/", { credential: await loginAnswer(device) });
+  assert.equal(used.status, 200, used.text);
+  const registrations = [];
+  for (let i = 0; i < 3; i++) registrations.push(JSON.stringify(device.create(await creationOptions(access))));
+  const passkeyOwner = await newUser(MAIN, { username: "passkeys" });
+  const signer = new Authenticator({ origin, fixedCounter: true });
+  await withPasskey((await tokensFor(MAIN, passkeyOwner)).access, signer);
+  const assertions = [];
+  for (let i = 0; i < 5; i++) assertions.push(JSON.stringify(await loginAnswer(signer)));
+  Object.assign(dictionaries, {
+    passkeyId: { operationId: "deletePasskey", parameter: "path.id", values: passkeys.map(({ id }) => id) },
+    registration: { operationId: "completePasskeyRegistration", parameter: "body.credential", values: registrations },
+    assertion: { operationId: "completePasskeyLogin", parameter: "body.credential", values: assertions },
   });
   const headers = {
     revokeSession: { Authorization: `Bearer ${current.access}` },
