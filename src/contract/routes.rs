@@ -265,7 +265,9 @@ fn with_parameters(path: &str) -> Option<Route> {
         return (segment(uid) && segment(token)).then_some(Route::PasswordResetConfirm);
     }
     if let Some(id) = path.strip_prefix("/passkeys/") {
-        return segment(id).then_some(Route::PasskeyDelete);
+        // The ceremonies' own paths without begin/complete are no passkey's.
+        let ours = segment(id) && !matches!(id, "register" | "login");
+        return ours.then_some(Route::PasskeyDelete);
     }
     let id = path.strip_prefix("/sessions/")?.strip_suffix("/revoke")?;
     segment(id).then_some(Route::SessionRevoke)
@@ -746,6 +748,24 @@ mod tests {
             ("https://user:pw@auth.example.com/%3F/", "/%3F/"),
         ] {
             assert_eq!(path_of(url), path, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_passkey_s_path_names_one_segment_and_not_a_ceremony() {
+        assert_eq!(resolve("/passkeys/AbC-_9/"), Some(Route::PasskeyDelete));
+        assert_eq!(passkey_id("/api/passkeys/AbC-_9/"), Some("AbC-_9"));
+        assert_eq!(
+            resolve("/passkeys/register/begin/"),
+            Some(Route::PasskeyRegisterBegin)
+        );
+        for path in [
+            "/passkeys/register/",
+            "/passkeys/login",
+            "/passkeys/a/b/",
+            "/passkeys//",
+        ] {
+            assert_eq!(resolve(path), None, "{path}");
         }
     }
 
