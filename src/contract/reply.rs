@@ -214,6 +214,17 @@ pub struct LoggedIn<'a> {
     pub user: UserDetails<'a>,
 }
 
+impl<'a> LoggedIn<'a> {
+    /// The answer of a login that went through (password, second step, passkey).
+    pub fn of(pair: &'a crate::domain::sessions::LoggedIn) -> Self {
+        Self {
+            access: &pair.access.encoded,
+            refresh: &pair.refresh.encoded,
+            user: UserDetails::from(&pair.user),
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub struct Detail<'a> {
     pub detail: &'a str,

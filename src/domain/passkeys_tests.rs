@@ -29,17 +29,37 @@ fn user(world: &World) -> User {
         .clone()
 }
 
-/// Registers `authenticator` as credential `CREDENTIAL` of the world's user at `NOW`.
-fn register(world: &World, authenticator: &TestKey) -> Result<PasskeyRow, PasskeyError> {
-    let ann = user(world);
-    let options = run(begin_registration(
+fn begin(world: &World, user: &User) -> Result<CreationOptions, PasskeyError> {
+    run(begin_registration(
         &world.store,
-        &ann,
+        user,
         &key(),
         &party(),
         NOW,
     ))
-    .unwrap();
+}
+
+fn complete(
+    world: &World,
+    user: &User,
+    enrolment: Enrolment<'_>,
+    now: i64,
+) -> Result<PasskeyRow, PasskeyError> {
+    run(complete_registration(
+        &world.store,
+        user,
+        &key(),
+        &party(),
+        enrolment,
+        now,
+        &world.client(),
+    ))
+}
+
+/// Registers `authenticator` as credential `CREDENTIAL` of the world's user at `NOW`.
+fn register(world: &World, authenticator: &TestKey) -> Result<PasskeyRow, PasskeyError> {
+    let ann = user(world);
+    let options = begin(world, &ann).unwrap();
     let answer = create_answer(
         authenticator,
         &CREDENTIAL,
@@ -119,14 +139,7 @@ fn a_registered_ed25519_passkey_logs_its_user_in() {
 fn registration_options_name_the_party_and_the_user_by_an_opaque_handle_and_exclude_its_passkeys() {
     let world = World::new();
     let ann = user(&world);
-    let options = run(begin_registration(
-        &world.store,
-        &ann,
-        &key(),
-        &party(),
-        NOW,
-    ))
-    .unwrap();
+    let options = begin(&world, &ann).unwrap();
     assert_eq!(
         (options.rp.id.as_str(), options.rp.name.as_str()),
         ("auth.example.com", "Edge Auth")
@@ -135,14 +148,7 @@ fn registration_options_name_the_party_and_the_user_by_an_opaque_handle_and_excl
     assert_eq!(options.user.id, b64(&user_handle(&key(), 1)));
     assert!(options.exclude_credentials.is_empty());
     register(&world, &es256()).unwrap();
-    let again = run(begin_registration(
-        &world.store,
-        &ann,
-        &key(),
-        &party(),
-        NOW,
-    ))
-    .unwrap();
+    let again = begin(&world, &ann).unwrap();
     assert_eq!(again.exclude_credentials[0].id, b64(&CREDENTIAL));
 }
 
@@ -150,15 +156,7 @@ fn registration_options_name_the_party_and_the_user_by_an_opaque_handle_and_excl
 fn a_registration_challenge_works_once_for_its_user_within_300_seconds() {
     let world = World::new();
     let ann = user(&world);
-    let client = world.client();
-    let options = run(begin_registration(
-        &world.store,
-        &ann,
-        &key(),
-        &party(),
-        NOW,
-    ))
-    .unwrap();
+    let options = begin(&world, &ann).unwrap();
     let answer = create_answer(
         &es256(),
         &CREDENTIAL,
@@ -167,18 +165,15 @@ fn a_registration_challenge_works_once_for_its_user_within_300_seconds() {
         "auth.example.com",
     );
     let complete = |user: &User, now: i64| {
-        run(complete_registration(
-            &world.store,
+        complete(
+            &world,
             user,
-            &key(),
-            &party(),
             Enrolment {
                 response: &answer,
                 name: "Key",
             },
             now,
-            &client,
-        ))
+        )
     };
     let other = User {
         id: 2,
@@ -203,7 +198,6 @@ fn a_registration_challenge_works_once_for_its_user_within_300_seconds() {
 fn a_challenge_under_another_key_or_of_a_login_does_not_register() {
     let world = World::new();
     let ann = user(&world);
-    let client = world.client();
     let forged = begin_login(&Secret::new("other key"), &party(), NOW);
     let login = begin_login(&key(), &party(), NOW);
     for challenge in [forged.challenge, login.challenge] {
@@ -214,18 +208,15 @@ fn a_challenge_under_another_key_or_of_a_login_does_not_register() {
             ORIGIN,
             "auth.example.com",
         );
-        let outcome = run(complete_registration(
-            &world.store,
+        let outcome = complete(
+            &world,
             &ann,
-            &key(),
-            &party(),
             Enrolment {
                 response: &answer,
                 name: "Key",
             },
             NOW,
-            &client,
-        ));
+        );
         assert_eq!(outcome.unwrap_err(), PasskeyError::BadChallenge);
     }
 }
@@ -234,14 +225,7 @@ fn a_challenge_under_another_key_or_of_a_login_does_not_register() {
 fn a_registration_from_another_origin_is_invalid() {
     let world = World::new();
     let ann = user(&world);
-    let options = run(begin_registration(
-        &world.store,
-        &ann,
-        &key(),
-        &party(),
-        NOW,
-    ))
-    .unwrap();
+    let options = begin(&world, &ann).unwrap();
     let answer = create_answer(
         &es256(),
         &CREDENTIAL,
@@ -283,15 +267,7 @@ fn a_user_has_at_most_twenty_passkeys() {
     let world = World::new();
     let ann = user(&world);
     let client = world.client();
-    let begin = || {
-        run(begin_registration(
-            &world.store,
-            &ann,
-            &key(),
-            &party(),
-            NOW,
-        ))
-    };
+    let begin = || begin(&world, &ann);
     let complete = |options: &CreationOptions, i: usize| {
         let answer = create_answer(
             &es256(),

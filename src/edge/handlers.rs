@@ -369,11 +369,7 @@ async fn account_login(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<
         Login::LoggedIn(pair) => pair,
         Login::MfaRequired(token) => return Ok(mfa_required(&token)),
     };
-    Ok(Reply::tokens(&reply::LoggedIn {
-        access: &pair.access.encoded,
-        refresh: &pair.refresh.encoded,
-        user: reply::UserDetails::from(&pair.user),
-    }))
+    Ok(Reply::tokens(&reply::LoggedIn::of(&pair)))
 }
 
 /// dj-rest-auth's `LogoutView` with the blacklist app: the token in the body, its errors as
@@ -688,11 +684,7 @@ async fn mfa_verify(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Rep
     )
     .await
     .map_err(mfa_form::error)?;
-    Ok(Reply::tokens(&reply::LoggedIn {
-        access: &pair.access.encoded,
-        refresh: &pair.refresh.encoded,
-        user: reply::UserDetails::from(&pair.user),
-    }))
+    Ok(Reply::tokens(&reply::LoggedIn::of(&pair)))
 }
 
 /// `GET /mfa/totp/activate/`: a new secret, its URI and QR code, and the activation token.
@@ -868,11 +860,7 @@ async fn passkey_login(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<
     )
     .await
     .map_err(passkey_form::error)?;
-    Ok(Reply::tokens(&reply::LoggedIn {
-        access: &pair.access.encoded,
-        refresh: &pair.refresh.encoded,
-        user: reply::UserDetails::from(&pair.user),
-    }))
+    Ok(Reply::tokens(&reply::LoggedIn::of(&pair)))
 }
 
 fn account_error(error: AccountError) -> ApiError {
