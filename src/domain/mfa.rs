@@ -19,7 +19,7 @@ use super::random;
 use super::secret::Secret;
 use super::sessions::{self, Context, LoggedIn, SessionError};
 use super::store::{Challenge, Denylist, Proof, Store, StoreError};
-use super::text::python_strip;
+use super::text::{hex, python_strip};
 use super::throttle;
 
 /// Seconds per TOTP step.
@@ -197,7 +197,7 @@ pub fn new_recovery_codes() -> Vec<Secret> {
     while codes.len() < RECOVERY_CODES {
         let mut bytes = [0u8; 4];
         random::fill(&mut bytes);
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex(&bytes);
         let code = Secret::new(format!("{}-{}", &hex[..4], &hex[4..]));
         // The store keys codes by digest: a repeat (one in 10^8) would fail the insert.
         if !codes.contains(&code) {
@@ -211,9 +211,7 @@ pub fn new_recovery_codes() -> Vec<Secret> {
 /// database alone does not let anyone try the 2^32 codes offline. The code is normalised
 /// as dj-rest-auth does (stripped, lower case).
 pub fn recovery_digest(key: &Secret, user_id: i64, code: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes())
-        .expect("HMAC takes keys of any length");
-    mac.update(b"edge-auth.mfa.recovery-code\0");
+    let mut mac = key.mac("edge-auth.mfa.recovery-code");
     mac.update(user_id.to_string().as_bytes());
     mac.update(b"\0");
     mac.update(python_strip(code).to_lowercase().as_bytes());
@@ -231,10 +229,6 @@ pub fn new_ephemeral_token() -> Secret {
 /// token. Bounded whatever the input's size.
 pub fn token_digest(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The answer of `GET /mfa/totp/activate/`.

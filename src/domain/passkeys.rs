@@ -22,6 +22,7 @@ use super::secret::Secret;
 use super::sessions::{self, Context, LoggedIn, SessionError};
 use super::settings::Settings;
 use super::store::{NewPasskeyRow, PasskeyAdded, PasskeyRow, Store, StoreError};
+use super::text::hex;
 use super::webauthn::{
     self,
     options::{
@@ -61,6 +62,15 @@ pub enum PasskeyError {
 impl From<StoreError> for PasskeyError {
     fn from(error: StoreError) -> Self {
         Self::Store(error)
+    }
+}
+
+impl From<SessionError> for PasskeyError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::Store(error) => Self::Store(error),
+            other => Self::Session(other),
+        }
     }
 }
 
@@ -106,9 +116,7 @@ enum Ceremony {
 }
 
 fn mac(key: &Secret, ceremony: Ceremony, user_id: i64, body: &[u8]) -> Hmac<Sha256> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes())
-        .expect("HMAC takes keys of any length");
-    mac.update(b"edge-auth.passkey.challenge\0");
+    let mut mac = key.mac("edge-auth.passkey.challenge");
     mac.update(&[ceremony as u8]);
     mac.update(&user_id.to_be_bytes());
     mac.update(body);
@@ -161,10 +169,6 @@ pub struct Spent {
     pub expires_at: i64,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn b64(bytes: &[u8]) -> String {
     <base64ct::Base64UrlUnpadded as base64ct::Encoding>::encode_string(bytes)
 }
@@ -175,9 +179,7 @@ fn unb64(text: &str) -> Option<Vec<u8>> {
 
 /// The WebAuthn user handle of a user: an HMAC of the pk, so it is stable and opaque.
 pub fn user_handle(key: &Secret, user_id: i64) -> [u8; 32] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes())
-        .expect("HMAC takes keys of any length");
-    mac.update(b"edge-auth.passkey.user-handle\0");
+    let mut mac = key.mac("edge-auth.passkey.user-handle");
     mac.update(&user_id.to_be_bytes());
     mac.finalize().into_bytes().into()
 }
@@ -313,12 +315,7 @@ pub async fn complete_login<S: Store, D: super::store::Denylist>(
         .await?
         .filter(|user| user.is_active)
         .ok_or(PasskeyError::Refused)?;
-    sessions::start(ctx, store, denylist, &user, None, None, client)
-        .await
-        .map_err(|error| match error {
-            SessionError::Store(error) => PasskeyError::Store(error),
-            other => PasskeyError::Session(other),
-        })
+    Ok(sessions::start(ctx, store, denylist, &user, None, None, client).await?)
 }
 
 /// `GET /passkeys/`: the user's passkeys, newest first.

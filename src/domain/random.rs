@@ -13,7 +13,7 @@ pub fn uuid4_hex() -> String {
     fill(&mut bytes);
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    super::text::hex(&bytes)
 }
 
 #[cfg(test)]

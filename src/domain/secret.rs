@@ -3,6 +3,9 @@
 
 use core::fmt;
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
 /// A secret string. Read it with [`Secret::expose`], only where the secret is needed.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
@@ -14,6 +17,16 @@ impl Secret {
 
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// An HMAC-SHA-256 keyed by this secret, already fed `purpose` and a NUL, so that MACs
+    /// made for different purposes under one key (`SECRET_KEY`) never stand for each other.
+    pub fn mac(&self, purpose: &str) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.0.as_bytes())
+            .expect("HMAC takes keys of any length");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac
     }
 }
 
