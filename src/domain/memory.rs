@@ -1039,6 +1039,18 @@ impl Denylist for MemoryDenylist {
     async fn publish(&self, entries: &[Entry], _now: i64) {
         yield_now().await;
         self.calls.borrow_mut().push("denylist_publish");
+        self.insert(entries);
+    }
+
+    /// Applied at once: here no answer is waiting for it.
+    fn defer(&self, entries: Vec<Entry>, _now: i64) {
+        self.calls.borrow_mut().push("denylist_defer");
+        self.insert(&entries);
+    }
+}
+
+impl MemoryDenylist {
+    fn insert(&self, entries: &[Entry]) {
         let mut map = self.entries.borrow_mut();
         for entry in entries {
             map.insert(entry.jti.clone(), entry.revocation);

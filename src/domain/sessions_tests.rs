@@ -111,21 +111,24 @@ fn reuse_after_the_grace_window_is_judged_by_the_store_when_the_denylist_has_not
 }
 
 #[test]
-fn a_token_on_the_denylist_as_revoked_is_refused_without_touching_the_store() {
+fn a_revoked_token_is_refused_by_the_store_without_reading_the_denylist() {
     let world = World::new();
     let token = world.login().refresh;
-    world
-        .denylist
-        .entries
-        .borrow_mut()
-        .insert(token.jti.clone(), Revocation::Revoked);
+    run(logout(
+        &world.at(NOW),
+        &world.store,
+        &world.denylist,
+        &token.encoded,
+    ))
+    .unwrap();
     world.forget_calls();
     assert_eq!(world.refresh(&token.encoded, NOW).unwrap_err(), BLACKLISTED);
-    assert_eq!(world.calls(), ["denylist_get"]);
+    assert_eq!(world.store.calls(), ["rotate", "token_state"]);
+    assert!(world.denylist.calls.borrow().is_empty());
 }
 
 #[test]
-fn a_token_used_moments_ago_on_the_denylist_is_refused_without_touching_the_store() {
+fn a_token_used_moments_ago_is_refused_by_the_store_without_reading_the_denylist() {
     let world = World::new();
     let token = world.login().refresh;
     world.refresh(&token.encoded, NOW).unwrap();
@@ -134,20 +137,35 @@ fn a_token_used_moments_ago_on_the_denylist_is_refused_without_touching_the_stor
         world.refresh(&token.encoded, NOW + 10).unwrap_err(),
         BLACKLISTED
     );
-    assert_eq!(world.calls(), ["denylist_get"]);
+    assert_eq!(world.store.calls(), ["rotate", "token_state"]);
+    assert!(world.denylist.calls.borrow().is_empty());
 }
 
 #[test]
-fn a_winning_refresh_makes_one_store_call_and_publishes_the_use() {
+fn a_winning_refresh_makes_one_store_call_and_defers_the_use_past_the_answer() {
     let world = World::new();
     let token = world.login().refresh;
     world.forget_calls();
     world.refresh(&token.encoded, NOW).unwrap();
     assert_eq!(world.store.calls(), ["rotate"]);
+    assert_eq!(*world.denylist.calls.borrow(), ["denylist_defer"]);
     assert_eq!(
-        *world.denylist.calls.borrow(),
-        ["denylist_get", "denylist_publish"]
+        world.denylist.entries.borrow().get(&token.jti),
+        Some(&Revocation::Used { at: NOW })
     );
+}
+
+#[test]
+fn a_refresh_without_rotation_makes_one_store_call() {
+    let world = World::with(Settings {
+        rotate_refresh_tokens: false,
+        ..settings()
+    });
+    let token = world.login().refresh;
+    world.forget_calls();
+    world.refresh(&token.encoded, NOW).unwrap();
+    assert_eq!(world.store.calls(), ["token_state"]);
+    assert!(world.denylist.calls.borrow().is_empty());
 }
 
 #[test]

@@ -507,4 +507,9 @@ pub trait Denylist {
     /// Writes the entries, each expiring with its token. Best effort: the [`Store`] already
     /// decided, so a failure is logged by the implementation and otherwise changes nothing.
     async fn publish(&self, entries: &[Entry], now: i64);
+
+    /// Writes the entries after the answer (`waitUntil` at the edge), best effort as
+    /// [`publish`](Self::publish): for what no answer of this request depends on, so that a
+    /// hot route makes no round trip for it.
+    fn defer(&self, entries: Vec<Entry>, now: i64);
 }

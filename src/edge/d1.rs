@@ -10,7 +10,7 @@ use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, D1Result, Env};
 
-use super::env;
+use super::{env, Trips};
 use crate::domain::accounts::{NewUser, User};
 use crate::domain::events::{self, Client, Event, EventRow, NewEvent};
 use crate::domain::passkeys::Spent;
@@ -30,6 +30,7 @@ use crate::domain::tokens::Issued;
 /// operation, in the contract's order of checks, not the request).
 pub struct D1Store<'a> {
     env: &'a Env,
+    trips: &'a Trips,
     replica: bool,
     handle: OnceCell<Result<Handle, StoreError>>,
 }
@@ -168,9 +169,10 @@ fn rows<T: for<'a> Deserialize<'a>>(
 
 impl<'a> D1Store<'a> {
     /// The primary: writes and every read that must be exact.
-    pub fn primary(env: &'a Env) -> Self {
+    pub fn primary(env: &'a Env, trips: &'a Trips) -> Self {
         Self {
             env,
+            trips,
             replica: false,
             handle: OnceCell::new(),
         }
@@ -179,9 +181,10 @@ impl<'a> D1Store<'a> {
     /// For reads that may lag by the replication delay (D1 Sessions API,
     /// `first-unconstrained`: the first query goes to the nearest replica). Falls back to the
     /// primary where sessions are not available.
-    pub fn nearest_replica(env: &'a Env) -> Self {
+    pub fn nearest_replica(env: &'a Env, trips: &'a Trips) -> Self {
         Self {
             env,
+            trips,
             replica: true,
             handle: OnceCell::new(),
         }
@@ -225,6 +228,7 @@ impl<'a> D1Store<'a> {
         let handle = self.handle()?;
         let mut attempt = 0;
         loop {
+            Trips::count(&self.trips.d1);
             match handle.batch(statements.clone()).await {
                 Err(error) if attempt < 3 && error.to_string().contains("SQLITE_BUSY") => {
                     attempt += 1;

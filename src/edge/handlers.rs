@@ -8,6 +8,7 @@ use super::d1::D1Store;
 use super::env::{self, Config};
 use super::http;
 use super::kv::KvDenylist;
+use super::Trips;
 use crate::contract::account_forms::{self as account, PasswordChange, RegistrationForm};
 use crate::contract::body::{FieldErrors, FieldValue, Fields};
 use crate::contract::documents;
@@ -30,8 +31,9 @@ use crate::domain::store::{Quota, Sessions};
 /// Everything a handler needs besides its input.
 struct Ctx<'a> {
     env: &'a Env,
-    /// Work after the answer (`waitUntil`): mail.
+    /// Work after the answer (`waitUntil`): mail, denylist writes no answer waits for.
     waiter: &'a worker::Context,
+    trips: &'a Trips,
     config: &'static Config,
     /// Epoch seconds, read once per request.
     now: i64,
@@ -40,10 +42,11 @@ struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// The isolate's configuration (the contract's 500 when a variable is malformed) and the
     /// request's time.
-    fn load(env: &'a Env, waiter: &'a worker::Context) -> Result<Self, ApiError> {
+    fn load(env: &'a Env, waiter: &'a worker::Context, trips: &'a Trips) -> Result<Self, ApiError> {
         Ok(Self {
             env,
             waiter,
+            trips,
             config: env::load(env)?,
             now: super::now(),
         })
@@ -53,6 +56,20 @@ impl<'a> Ctx<'a> {
     fn sessions(&self) -> Result<Context<'static>, ApiError> {
         self.config.sessions(self.now)
     }
+
+    /// D1's primary: writes and exact reads.
+    fn primary(&self) -> D1Store<'a> {
+        D1Store::primary(self.env, self.trips)
+    }
+
+    /// D1's nearest replica: reads that may lag.
+    fn replica(&self) -> D1Store<'a> {
+        D1Store::nearest_replica(self.env, self.trips)
+    }
+
+    fn denylist(&self) -> KvDenylist<'a> {
+        KvDenylist::new(self.env, self.trips, Some(self.waiter))
+    }
 }
 
 pub async fn dispatch(
@@ -61,6 +78,7 @@ pub async fn dispatch(
     req: &Request,
     env: &Env,
     waiter: &worker::Context,
+    trips: &Trips,
 ) -> Result<Reply, ApiError> {
     match route.kind() {
         // The documents need no configuration: they stay readable while it is broken.
@@ -72,7 +90,7 @@ pub async fn dispatch(
             })
         }
         Kind::Protected(protected) => {
-            let ctx = Ctx::load(env, waiter)?;
+            let ctx = Ctx::load(env, waiter, trips)?;
             // Authentication comes before the method check (docs/contract.md §2.4).
             let principal = authenticate(&ctx, req).await?;
             if let Some(metadata) = allow(route, method)? {
@@ -117,7 +135,7 @@ pub async fn dispatch(
                 Protected::MfaTotpDeactivate => deactivate_totp(&ctx, user, req, &client).await,
                 Protected::MfaStatus => mfa_status(&ctx, user).await,
                 Protected::MfaRecoveryCodes => {
-                    let store = D1Store::primary(ctx.env);
+                    let store = ctx.primary();
                     let remaining = mfa::remaining_codes(&store, user.id).await;
                     let remaining = remaining.map_err(mfa_form::error)?;
                     Ok(Reply::ok(&reply::RemainingCodes { remaining }))
@@ -129,7 +147,7 @@ pub async fn dispatch(
                     add_passkey(&ctx, user, &fields, req, &client).await
                 }
                 Protected::Passkeys => {
-                    let store = D1Store::primary(ctx.env);
+                    let store = ctx.primary();
                     let rows = passkeys::list(&store, user.id)
                         .await
                         .map_err(passkey_form::error)?;
@@ -139,7 +157,7 @@ pub async fn dispatch(
                 Protected::PasskeyDelete => {
                     let path = req.url();
                     let id = routes::passkey_id(routes::path_of(&path)).unwrap_or_default();
-                    let store = D1Store::primary(ctx.env);
+                    let store = ctx.primary();
                     passkeys::delete(&store, user.id, id, ctx.now, &client)
                         .await
                         .map_err(passkey_form::error)?;
@@ -148,7 +166,7 @@ pub async fn dispatch(
             }
         }
         Kind::Public(public) => {
-            let ctx = Ctx::load(env, waiter)?;
+            let ctx = Ctx::load(env, waiter, trips)?;
             // dj-rest-auth's views authenticate a Bearer token when one is sent (DRF runs the
             // authenticators before the method check), whatever they do with it.
             if public.authenticates() && http::authorization(req).is_some() {
@@ -221,7 +239,8 @@ fn allow(route: Route, method: &str) -> Result<Option<Reply>, ApiError> {
 pub async fn cleanup(env: &Env) {
     let result = async {
         let config = env::load(env)?;
-        let store = D1Store::primary(env);
+        let trips = Trips::default();
+        let store = D1Store::primary(env, &trips);
         Ok::<_, ApiError>(sessions::cleanup(&store, &config.settings, super::now()).await?)
     }
     .await;
@@ -249,7 +268,7 @@ async fn authenticate(ctx: &Ctx<'_>, req: &Request) -> Result<Principal, ApiErro
     let header = http::authorization(req);
     let token = bearer_token(header.as_deref())?.ok_or(ApiError::NotAuthenticated)?;
     let keys = ctx.config.keys()?;
-    let replica = D1Store::nearest_replica(ctx.env);
+    let replica = ctx.replica();
     Ok(accounts::authenticate(&replica, keys, &ctx.config.settings, token, ctx.now).await?)
 }
 
@@ -272,7 +291,7 @@ async fn register(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply
     let check = RegistrationCheck::new(fields);
     // The binding is resolved before validation, so a deployment without D1 answers 503 to
     // every registration.
-    let store = D1Store::primary(ctx.env).bound()?;
+    let store = ctx.primary().bound()?;
     ctx.begin_sign_up(&store, req).await?;
     let email = check.email().map(str::to_owned);
     let iterations = ctx.config.settings.pbkdf2_iterations;
@@ -290,7 +309,7 @@ async fn register(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply
 async fn login(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply, ApiError> {
     let credentials = forms::login(fields)?;
     let session = ctx.sessions()?;
-    let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
+    let (store, denylist) = (ctx.primary(), ctx.denylist());
     let client = http::client(req);
     let pair = match sessions::login(&session, &store, &denylist, &credentials, &client).await? {
         Login::LoggedIn(pair) => pair,
@@ -305,7 +324,7 @@ async fn login(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply, A
 async fn refresh(ctx: &Ctx<'_>, fields: &Fields) -> Result<Reply, ApiError> {
     let token = forms::token_field(fields, "refresh")?;
     let session = ctx.sessions()?;
-    let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
+    let (store, denylist) = (ctx.primary(), ctx.denylist());
     let client = Client::default();
     let refreshed = sessions::refresh(&session, &store, &denylist, token.expose(), &client).await?;
     Ok(Reply::tokens(&reply::Refreshed {
@@ -317,20 +336,20 @@ async fn refresh(ctx: &Ctx<'_>, fields: &Fields) -> Result<Reply, ApiError> {
 async fn verify(ctx: &Ctx<'_>, fields: &Fields) -> Result<Reply, ApiError> {
     let token = forms::token_field(fields, "token")?;
     let session = ctx.sessions()?;
-    sessions::verify(&session, &KvDenylist::new(ctx.env), token.expose()).await?;
+    sessions::verify(&session, &ctx.denylist(), token.expose()).await?;
     Ok(Reply::ok(&reply::Empty {}))
 }
 
 async fn logout(ctx: &Ctx<'_>, fields: &Fields) -> Result<Reply, ApiError> {
     let token = forms::token_field(fields, "refresh")?;
     let session = ctx.sessions()?;
-    let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
+    let (store, denylist) = (ctx.primary(), ctx.denylist());
     sessions::logout(&session, &store, &denylist, token.expose()).await?;
     Ok(Reply::ok(&reply::Empty {}))
 }
 
 async fn logout_everywhere(ctx: &Ctx<'_>, user: &User, client: &Client) -> Result<Reply, ApiError> {
-    let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
+    let (store, denylist) = (ctx.primary(), ctx.denylist());
     sessions::logout_everywhere(&store, &denylist, user.id, ctx.now, client).await?;
     Ok(Reply::ok(&reply::Empty {}))
 }
@@ -355,7 +374,7 @@ fn dashboard(user: &User, fields: Option<&Fields>) -> Reply {
 async fn account_login(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply, ApiError> {
     let credentials = account::login(fields)?;
     let session = ctx.sessions()?;
-    let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
+    let (store, denylist) = (ctx.primary(), ctx.denylist());
     let client = http::client(req);
     let pair = sessions::login(&session, &store, &denylist, &credentials, &client)
         .await
@@ -386,7 +405,7 @@ async fn account_logout(ctx: &Ctx<'_>, fields: &Fields) -> Result<Reply, ApiErro
         Some(_) => String::new(),
     };
     let session = ctx.sessions()?;
-    let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
+    let (store, denylist) = (ctx.primary(), ctx.denylist());
     sessions::logout(&session, &store, &denylist, token.trim())
         .await
         .map_err(ApiError::logout)?;
@@ -399,7 +418,7 @@ async fn account_logout(ctx: &Ctx<'_>, fields: &Fields) -> Result<Reply, ApiErro
 /// the mail.
 async fn registration(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply, ApiError> {
     let form = RegistrationForm::new(fields);
-    let store = D1Store::primary(ctx.env).bound()?;
+    let store = ctx.primary().bound()?;
     let settings = &ctx.config.settings;
     ctx.begin_sign_up(&store, req).await?;
     let email = form.email().map(str::to_owned);
@@ -423,7 +442,7 @@ async fn registration(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<R
         ..User::default()
     };
     let session = ctx.sessions()?;
-    let denylist = KvDenylist::new(ctx.env);
+    let denylist = ctx.denylist();
     let client = http::client(req);
     let pair = sessions::start(&session, &store, &denylist, &user, None, None, &client).await?;
     Ok(Reply::created(&reply::LoggedIn {
@@ -438,7 +457,7 @@ async fn verify_email(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<R
     let key = account::key(fields)?;
     let secret = ctx.config.secret_key()?;
     let session = ctx.sessions()?;
-    let store = D1Store::primary(ctx.env);
+    let store = ctx.primary();
     let client = http::client(req);
     recovery::verify_email(&session, &store, secret, key.expose(), &client)
         .await
@@ -466,7 +485,7 @@ async fn confirm_reset(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<
     let form = account::ResetConfirm::new(fields)?;
     let secret = ctx.config.secret_key()?;
     let session = ctx.sessions()?;
-    let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
+    let (store, denylist) = (ctx.primary(), ctx.denylist());
     let client = http::client(req);
     let validate = |user: &User| account::ResetConfirm::validate(&form.new, user);
     recovery::confirm_reset(
@@ -493,7 +512,7 @@ async fn update_user(
     partial: bool,
 ) -> Result<Reply, ApiError> {
     let profile = account::profile(fields, user, partial)?;
-    let store = D1Store::primary(ctx.env);
+    let store = ctx.primary();
     let updated = accounts::update_profile(&store, user, profile)
         .await?
         .ok_or(ApiError::UserNotFound)?;
@@ -508,7 +527,7 @@ async fn delete_user(
 ) -> Result<Reply, ApiError> {
     let password = account::password_only(fields)?;
     let session = ctx.sessions()?;
-    let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
+    let (store, denylist) = (ctx.primary(), ctx.denylist());
     recovery::delete_account(&session, &store, &denylist, user, &password, client)
         .await
         .map_err(account_error)?;
@@ -526,7 +545,7 @@ async fn change_password(
     let form = PasswordChange::new(fields);
     let old = form.old();
     let session = ctx.sessions()?;
-    let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
+    let (store, denylist) = (ctx.primary(), ctx.denylist());
     let finish = |verdict, current: &User| form.finish(verdict, current);
     recovery::change_password(
         &session,
@@ -550,7 +569,7 @@ async fn change_password(
 }
 
 async fn list_sessions(ctx: &Ctx<'_>, principal: &Principal) -> Result<Reply, ApiError> {
-    let store = D1Store::primary(ctx.env);
+    let store = ctx.primary();
     let rows = sessions::list(&ctx.sessions()?, &store, principal.user.id).await?;
     let current = principal.sid.as_deref();
     let items: Vec<reply::SessionItem> = rows
@@ -575,13 +594,13 @@ async fn revoke_sessions(
     which: Sessions<'_>,
     client: &Client,
 ) -> Result<Reply, ApiError> {
-    let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
+    let (store, denylist) = (ctx.primary(), ctx.denylist());
     sessions::revoke(&store, &denylist, user.id, which, ctx.now, client).await?;
     Ok(Reply::ok(&reply::Empty {}))
 }
 
 async fn user_events(ctx: &Ctx<'_>, user: &User) -> Result<Reply, ApiError> {
-    let store = D1Store::primary(ctx.env);
+    let store = ctx.primary();
     let rows = accounts::events(&store, user.id).await?;
     let items: Vec<reply::EventItem> = rows
         .iter()
@@ -616,7 +635,7 @@ async fn revoke(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply, 
         return Ok(Reply::empty(200));
     };
     let session = ctx.sessions()?;
-    let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
+    let (store, denylist) = (ctx.primary(), ctx.denylist());
     let client = http::client(req);
     sessions::revoke_token(&session, &store, &denylist, token.expose(), &client).await?;
     Ok(Reply::empty(200))
@@ -626,7 +645,11 @@ async fn revoke(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply, 
 pub async fn rpc_verify(env: &Env, token: &str) -> Result<String, ApiError> {
     let config = env::load(env)?;
     let session = config.sessions(super::now())?;
-    let (store, denylist) = (D1Store::primary(env), KvDenylist::new(env));
+    let trips = Trips::default();
+    let (store, denylist) = (
+        D1Store::primary(env, &trips),
+        KvDenylist::new(env, &trips, None),
+    );
     let active = sessions::introspect(&session, &store, &denylist, token).await?;
     let answer = reply::Introspection::of(active.as_ref(), &config.settings);
     Ok(reply::to_json(&answer))
@@ -636,7 +659,8 @@ pub async fn rpc_verify(env: &Env, token: &str) -> Result<String, ApiError> {
 /// `None` when the token does not authenticate.
 pub async fn rpc_user(env: &Env, token: &str) -> Result<Option<String>, ApiError> {
     let config = env::load(env)?;
-    let replica = D1Store::nearest_replica(env);
+    let trips = Trips::default();
+    let replica = D1Store::nearest_replica(env, &trips);
     let now = super::now();
     match accounts::authenticate(&replica, config.keys()?, &config.settings, token, now).await {
         Ok(principal) => Ok(Some(reply::to_json(&reply::UserDetails::from(
@@ -651,7 +675,7 @@ pub async fn rpc_user(env: &Env, token: &str) -> Result<Option<String>, ApiError
 async fn introspect(ctx: &Ctx<'_>, fields: &Fields) -> Result<Reply, ApiError> {
     let token = forms::token_field(fields, "token")?;
     let session = ctx.sessions()?;
-    let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
+    let (store, denylist) = (ctx.primary(), ctx.denylist());
     let active = sessions::introspect(&session, &store, &denylist, token.expose()).await?;
     let answer = reply::Introspection::of(active.as_ref(), &ctx.config.settings);
     Ok(Reply::ok(&answer).with_header("Cache-Control", "no-store"))
@@ -671,7 +695,7 @@ async fn mfa_verify(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Rep
     let [token, code] = mfa_form::verification(fields)?;
     let secret = ctx.config.secret_key()?;
     let session = ctx.sessions()?;
-    let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
+    let (store, denylist) = (ctx.primary(), ctx.denylist());
     let client = http::client(req);
     let pair = mfa::verify(
         &session,
@@ -709,7 +733,7 @@ async fn activate_totp(
     req: &Request,
     client: &Client,
 ) -> Result<Reply, ApiError> {
-    let store = D1Store::primary(ctx.env);
+    let store = ctx.primary();
     if mfa::enabled(&store, user.id)
         .await
         .map_err(mfa_form::error)?
@@ -741,7 +765,7 @@ async fn deactivate_totp(
     req: &Request,
     client: &Client,
 ) -> Result<Reply, ApiError> {
-    let store = D1Store::primary(ctx.env);
+    let store = ctx.primary();
     if !mfa::enabled(&store, user.id)
         .await
         .map_err(mfa_form::error)?
@@ -759,7 +783,7 @@ async fn deactivate_totp(
 }
 
 async fn mfa_status(ctx: &Ctx<'_>, user: &User) -> Result<Reply, ApiError> {
-    let store = D1Store::primary(ctx.env);
+    let store = ctx.primary();
     let status = mfa::status(&store, user.id)
         .await
         .map_err(mfa_form::error)?;
@@ -772,7 +796,7 @@ async fn mfa_status(ctx: &Ctx<'_>, user: &User) -> Result<Reply, ApiError> {
 
 async fn regenerate_codes(ctx: &Ctx<'_>, user: &User) -> Result<Reply, ApiError> {
     let secret = ctx.config.secret_key()?;
-    let store = D1Store::primary(ctx.env);
+    let store = ctx.primary();
     let codes = mfa::regenerate_codes(&store, user.id, secret)
         .await
         .map_err(mfa_form::error)?;
@@ -797,7 +821,7 @@ fn party(ctx: &Ctx<'_>, req: &Request) -> Party {
 /// `POST /passkeys/register/begin/`.
 async fn begin_passkey(ctx: &Ctx<'_>, user: &User, req: &Request) -> Result<Reply, ApiError> {
     let secret = ctx.config.secret_key()?;
-    let store = D1Store::primary(ctx.env);
+    let store = ctx.primary();
     let options = passkeys::begin_registration(&store, user, secret, &party(ctx, req), ctx.now)
         .await
         .map_err(passkey_form::error)?;
@@ -823,7 +847,7 @@ async fn add_passkey(
         }
     };
     let secret = ctx.config.secret_key()?;
-    let store = D1Store::primary(ctx.env);
+    let store = ctx.primary();
     let party = party(ctx, req);
     let row = passkeys::complete_registration(
         &store,
@@ -847,7 +871,7 @@ async fn passkey_login(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<
     let credential = passkey_form::credential(fields)?;
     let secret = ctx.config.secret_key()?;
     let session = ctx.sessions()?;
-    let (store, denylist) = (D1Store::primary(ctx.env), KvDenylist::new(ctx.env));
+    let (store, denylist) = (ctx.primary(), ctx.denylist());
     let client = http::client(req);
     let pair = passkeys::complete_login(
         &session,
@@ -935,7 +959,8 @@ impl Ctx<'_> {
         );
         let from = &self.config.settings.email_from;
         self.waiter.wait_until(async move {
-            let store = D1Store::primary(&env);
+            let trips = Trips::default();
+            let store = D1Store::primary(&env, &trips);
             let mail = match flow {
                 MailFlow::Reset => {
                     recovery::reset_mail(&session, &store, secret, &email, &origin, &client).await

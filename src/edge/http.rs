@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use worker::worker_sys::web_sys::Request;
 use worker::{ByteStream, Env, Headers, Response};
 
-use super::handlers;
+use super::{env, handlers, Trips};
 use crate::contract::body::{self, BodyError, Fields, MAX_BODY_BYTES};
 use crate::contract::error::ApiError;
 use crate::contract::reply::Reply;
@@ -26,15 +26,19 @@ pub async fn serve(req: Request, env: &Env, waiter: &worker::Context) -> Respons
         return respond(Reply::preflight(has_origin));
     }
     let route = routes::resolve(routes::path_of(&req.url()));
-    let reply = match route {
+    let trips = Trips::default();
+    let mut reply = match route {
         None => ApiError::NotFound.reply(),
-        Some(route) => handlers::dispatch(route, &method, &req, env, waiter)
+        Some(route) => handlers::dispatch(route, &method, &req, env, waiter, &trips)
             .await
             .unwrap_or_else(|error| {
                 super::log(&error);
                 error.reply()
             }),
     };
+    if env::load(env).is_ok_and(|config| config.round_trips_header) {
+        reply = reply.with_header("Storage-Round-Trips", trips.header());
+    }
     respond(reply.finish(route, has_origin, method == "HEAD"))
 }
 

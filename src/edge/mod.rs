@@ -22,6 +22,26 @@ fn log(error: &ApiError) {
     }
 }
 
+/// The storage round trips of one request (or trigger, or RPC call), counted where they are
+/// made (d1.rs, kv.rs). With `STORAGE_ROUND_TRIPS_HEADER` = "true" each answer tells those
+/// made before it in a `Storage-Round-Trips` header: how a test holds every hot route to one.
+#[derive(Default)]
+pub struct Trips {
+    d1: std::cell::Cell<u16>,
+    kv: std::cell::Cell<u16>,
+}
+
+impl Trips {
+    fn count(cell: &std::cell::Cell<u16>) {
+        cell.set(cell.get().saturating_add(1));
+    }
+
+    /// The header's value: `d1=<n>, kv=<n>`.
+    fn header(&self) -> String {
+        format!("d1={}, kv={}", self.d1.get(), self.kv.get())
+    }
+}
+
 /// Epoch seconds, read once per request or trigger and passed down.
 fn now() -> i64 {
     (worker::Date::now().as_millis() / 1000) as i64
