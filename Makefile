@@ -152,7 +152,7 @@ deploy-check: tools worker
 soak: tools worker
 	node scripts/soak.mjs
 
-## bench: the worker against the Django seed, wasm micro-benchmarks, cold start and size;
+## bench: the worker against its TypeScript peer and the Django seed, wasm micro-benchmarks, cold start and size;
 ## prints the tables and writes them into BENCHMARKS.md (BENCH_SECONDS, BENCH_RUNS)
 SEED_VENV := target/bench/seed-venv
 $(SEED_VENV)/installed: bench/django-seed/requirements.txt
