@@ -230,15 +230,32 @@ async function startInWorkerd(name, script, vars) {
   return { name, url, pids: () => started, dispose: () => mf.dispose() };
 }
 
-/** The TypeScript peer as Cloudflare would receive it: wrangler's bundle, and its size. */
+/**
+ * The TypeScript peer as Cloudflare would receive it: wrangler's bundle as modules (to run)
+ * and as the upload (for `wrangler check startup`), and its size.
+ */
 function buildPeer() {
   const outdir = path.join(scratch, "ts-peer");
+  const bundle = path.join(scratch, "ts-peer.bundle");
   const text = execFileSync(
     path.join(root, "node_modules/.bin/wrangler"),
-    ["deploy", "--dry-run", "--outdir", outdir, "-c", path.join(root, "bench/ts-peer/wrangler.toml")],
+    [
+      "deploy",
+      "--dry-run",
+      "--outdir",
+      outdir,
+      "--outfile",
+      bundle,
+      "-c",
+      path.join(root, "bench/ts-peer/wrangler.toml"),
+    ],
     { cwd: root, encoding: "utf8", env: quietEnv },
   );
-  return { script: { modulesRoot: outdir, scriptPath: path.join(outdir, "index.js") }, upload: uploadOf(text) };
+  return {
+    script: { modulesRoot: outdir, scriptPath: path.join(outdir, "index.js") },
+    bundle,
+    upload: uploadOf(text),
+  };
 }
 
 const uploadOf = (text) => text.match(/Total Upload: (.*)/)[1];
@@ -640,19 +657,25 @@ function opensslPbkdf2() {
 
 // ---------------------------------------------------------------- cold start and size
 
-async function coldStart() {
+async function coldStart(peerBundle) {
   // Cloudflare's own measure: a CPU profile of the startup phase (module evaluation: wasm
-  // compile and instantiate), from `wrangler check startup` on the built worker.
-  const profiles = [];
-  for (let i = 0; i < 5; i++) {
-    const file = path.join(scratch, `startup-${i}.cpuprofile`);
-    execFileSync(path.join(root, "node_modules/.bin/wrangler"), ["check", "startup", "--outfile", file], {
+  // compile and instantiate), from `wrangler check startup` on the built worker, and on the
+  // TypeScript peer's upload.
+  const startup = (extra) => {
+    const file = path.join(scratch, "startup.cpuprofile");
+    execFileSync(path.join(root, "node_modules/.bin/wrangler"), ["check", "startup", "--outfile", file, ...extra], {
       cwd: root,
       env: quietEnv,
       stdio: "ignore",
     });
     const profile = JSON.parse(readFileSync(file, "utf8"));
-    profiles.push((profile.endTime - profile.startTime) / 1000);
+    return (profile.endTime - profile.startTime) / 1000;
+  };
+  const profiles = [];
+  const peerProfiles = [];
+  for (let i = 0; i < 5; i++) {
+    profiles.push(startup([]));
+    peerProfiles.push(startup(["--worker", peerBundle]));
   }
   // workerd from start to ready (the module loaded, compiled and instantiated), then the first
   // answer (this worker reads its configuration and keys then), for this worker and for an
@@ -681,7 +704,12 @@ async function coldStart() {
     baseline.push(await firstAnswer(empty, "/"));
     ours.push(await firstAnswer(await miniflareOptions({ vars: benchVars() }), "/.well-known/jwks.json"));
   }
-  return { startupProfileMs: profiles, workerdOursMs: ours, workerdEmptyMs: baseline };
+  return {
+    startupProfileMs: profiles,
+    peerStartupProfileMs: peerProfiles,
+    workerdOursMs: ours,
+    workerdEmptyMs: baseline,
+  };
 }
 
 function sizes() {
@@ -825,6 +853,9 @@ function report(http, micro, openssl, cold, size, machine) {
   lines.push(
     `| startup phase, \`wrangler check startup\` CPU profile (wasm compile + instantiate + module evaluation, median of 5) | ${f1(median(cold.startupProfileMs))} ms |`,
   );
+  lines.push(
+    `| the same for the TypeScript peer (module evaluation, median of 5) | ${f1(median(cold.peerStartupProfileMs))} ms |`,
+  );
   const at = (runs, k) => median(runs.map((r) => r[k]));
   const [ours, empty] = [cold.workerdOursMs, cold.workerdEmptyMs];
   lines.push(
@@ -867,7 +898,7 @@ async function main() {
   log("size");
   const size = { ...sizes(), peerUpload: peer.upload };
   log("cold start");
-  const cold = await coldStart();
+  const cold = await coldStart(peer.bundle);
   log("starting the Django seed (gunicorn)");
   const seed = await startSeed();
   cleanups.push(seed.dispose);
