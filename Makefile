@@ -130,10 +130,11 @@ e2e: worker consumer-rs $(E2E_VENV)/installed
 	cargo build --quiet --bin import-django
 	node tests/e2e/run.mjs
 
-## sdk: the TypeScript client of clients/ts, type-checked, checked against the OpenAPI document and built into clients/ts/dist; the TypeScript consumer example type-checked
+## sdk: the TypeScript client of clients/ts, type-checked, checked against the OpenAPI document and built into clients/ts/dist; the TypeScript consumer example and the benchmark's TypeScript peer type-checked
 sdk: tools
 	node_modules/.bin/tsc -p clients/ts
 	node_modules/.bin/tsc -p examples/consumer-ts
+	node_modules/.bin/tsc -p bench/ts-peer
 	node clients/ts/check-openapi.mjs
 
 ## test-browser: the demo page and the TypeScript client driven end to end in headless Chromium
@@ -151,7 +152,7 @@ deploy-check: tools worker
 soak: tools worker
 	node scripts/soak.mjs
 
-## bench: the worker against the Django seed, wasm micro-benchmarks, cold start and size;
+## bench: the worker against its TypeScript peer and the Django seed, wasm micro-benchmarks, cold start and size;
 ## prints the tables and writes them into BENCHMARKS.md (BENCH_SECONDS, BENCH_RUNS)
 SEED_VENV := target/bench/seed-venv
 $(SEED_VENV)/installed: bench/django-seed/requirements.txt
