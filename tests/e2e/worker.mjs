@@ -117,9 +117,14 @@ export async function miniflareOptions({ vars = {}, without = [], persistRoot } 
   for (const name of SECRETS) if (vars[name] !== undefined) bindings[name] = vars[name];
   return {
     modules: true,
-    // The module that wrangler.toml's `main` (build/worker/shim.mjs) re-exports.
-    scriptPath: path.join(root, "build/index.js"),
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    // wrangler.toml's `main`, with the modules it imports (the ones `make worker` built), named
+    // by their paths in the repository.
+    scriptPath: path.join(root, settings.main),
+    modulesRoot: root,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
     compatibilityDate: settings.compatibility_date,
     bindings,
     ...storageOptions(settings),
