@@ -25,6 +25,8 @@ export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
 export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
 
 DEV_MARKER := .wrangler/dev-server-$(PORT).running
+# The demo page's SDK, a static asset (see its rule).
+SDK_ASSET := build/assets/sdk/edge-auth.mjs
 SOURCES := $(shell find src -name '*.rs') src/contract/openapi.json src/contract/demo.html Cargo.toml Cargo.lock build.rs \
 	data/common-passwords.txt.gz
 # Debian packages some targets need (chromium, wrk), installed when missing.
@@ -62,8 +64,17 @@ tools:
 		|| cargo install --force wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 	@[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
 
-## worker: the wasm module and its JavaScript shim, rebuilt only when a source changed
-worker: build/worker/shim.mjs
+## worker: the wasm module and its JavaScript shim, and the static assets (the demo page's SDK),
+## each rebuilt only when a source changed
+worker: build/worker/shim.mjs $(SDK_ASSET)
+
+# The TypeScript client (clients/ts) as one minified ES module for the demo page, served by
+# Workers Static Assets (wrangler.toml [assets]: build/assets) at /sdk/edge-auth.mjs, before
+# the worker sees the request; no route of the API lies under /sdk/ (tests/e2e/demo-page.test.mjs).
+# `make sdk` type-checks the same sources.
+$(SDK_ASSET): $(wildcard clients/ts/src/*.ts)
+	$(ESBUILD_BIN) clients/ts/src/index.ts --bundle --format=esm --target=es2022 --minify \
+		--legal-comments=none --log-level=warning --outfile=$@
 
 # worker-build keeps the wasm `name` section (it passes --debuginfo to wasm-opt): about 128 KB
 # of function names that only stack traces of panics would use. Strip it, and optimise once

@@ -13,7 +13,10 @@
 //! compact separators (docs/contract.md §2.1), member order unchanged. It must parse as JSON.
 //!
 //! **Demo page.** The Content-Security-Policy of `src/contract/demo.html` allows exactly its one inline
-//! `<style>` and one inline `<script>`, by their SHA-256 hashes (CSP3 `hash-source`).
+//! `<style>` and one inline module `<script>`, by their SHA-256 hashes (CSP3 `hash-source`), and
+//! scripts from the page's own origin: the TypeScript client it imports, a static asset
+//! (`/sdk/edge-auth.mjs`). A module script runs only when served with a JavaScript type, which
+//! no route of the API answers with.
 
 #[path = "src/contract/json.rs"]
 mod json;
@@ -43,12 +46,20 @@ fn openapi(out: &Path) {
     std::fs::write(out.join("openapi.min.json"), compact).unwrap();
 }
 
-/// The contents of the one `<tag>…</tag>` element of `html`.
-fn only_element<'a>(html: &'a str, tag: &str) -> &'a str {
-    let open = format!("<{tag}>");
+/// The contents of the one `<tag>` element of `html`, which opens with `open`.
+fn only_element<'a>(html: &'a str, tag: &str, open: &str) -> &'a str {
     let close = format!("</{tag}>");
-    assert_eq!(html.matches(&open).count(), 1, "demo.html has one <{tag}>");
-    let start = html.find(&open).unwrap() + open.len();
+    assert_eq!(
+        html.matches(&format!("<{tag}")).count(),
+        1,
+        "demo.html has one <{tag}>"
+    );
+    assert_eq!(
+        html.matches(open).count(),
+        1,
+        "demo.html's <{tag}> is {open}"
+    );
+    let start = html.find(open).unwrap() + open.len();
     let end = start + html[start..].find(&close).expect("closed");
     &html[start..end]
 }
@@ -59,10 +70,11 @@ fn demo_csp(out: &Path) {
     let html = std::fs::read_to_string(source).expect("read the demo page");
     let hash = |text: &str| Base64::encode_string(&Sha256::digest(text.as_bytes()));
     let csp = format!(
-        "default-src 'none'; script-src 'sha256-{}'; style-src 'sha256-{}'; connect-src 'self'; \
-         img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-        hash(only_element(&html, "script")),
-        hash(only_element(&html, "style")),
+        "default-src 'none'; script-src 'self' 'sha256-{}'; style-src 'sha256-{}'; \
+         connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'",
+        hash(only_element(&html, "script", "<script type=\"module\">")),
+        hash(only_element(&html, "style", "<style>")),
     );
     std::fs::write(out.join("demo.csp"), csp).unwrap();
 }

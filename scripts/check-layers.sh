@@ -27,4 +27,15 @@ forbid '(^|[^A-Za-z_])(D1Database|D1DatabaseSession|D1PreparedStatement|KvStore)
 forbid '(^|[^a-z_])Reply::new\(|[^a-z_]status: [0-9]' \
   "statuses are chosen in src/contract/reply.rs and src/contract/error.rs only" \
   $(outside src/contract/reply.rs src/contract/error.rs)
+# The Worker's JavaScript (src/edge/entrypoint.mjs) declares its entrypoints and hands every call
+# to the wasm module: it lives in the edge and reads no binding.
+stray=$(find src \( -name '*.js' -o -name '*.mjs' \) -not -path 'src/edge/*')
+if [ -n "$stray" ]; then
+  echo "$stray"
+  echo "check-layers: the Worker's JavaScript belongs in src/edge" >&2
+  status=1
+fi
+forbid '(^|[^A-Za-z_.])env(\.[A-Z_]|\[)|\.env(\.[A-Z_]|\[)' \
+  "only src/edge/env.rs reads the environment; the JavaScript passes env to the wasm module" \
+  $(find src/edge -name '*.mjs')
 exit $status

@@ -10,7 +10,8 @@ pub const OPENAPI: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.min.js
 /// `src/demo.html`.
 pub const DEMO_HTML: &str = include_str!("demo.html");
 
-/// Allows the page's own inline style and script (by hash) and requests to this origin only.
+/// Allows the page's own inline style and module script (by hash), the module it imports from
+/// this origin (the TypeScript client, a static asset), and requests to this origin only.
 pub const DEMO_CSP: &str = include_str!(concat!(env!("OUT_DIR"), "/demo.csp"));
 
 /// Both may be cached briefly: they change only with a deployment.
@@ -48,14 +49,24 @@ mod tests {
     fn the_demo_csp_allows_only_the_pages_own_script_and_style() {
         use base64ct::{Base64, Encoding};
         use sha2::{Digest, Sha256};
-        let inner = |tag: &str| {
-            let start = DEMO_HTML.find(&format!("<{tag}>")).unwrap() + tag.len() + 2;
-            let end = start + DEMO_HTML[start..].find(&format!("</{tag}>")).unwrap();
+        let inner = |open: &str, close: &str| {
+            let start = DEMO_HTML.find(open).unwrap() + open.len();
+            let end = start + DEMO_HTML[start..].find(close).unwrap();
             Base64::encode_string(&Sha256::digest(&DEMO_HTML.as_bytes()[start..end]))
         };
+        let script = inner("<script type=\"module\">", "</script>");
         assert!(DEMO_CSP.starts_with("default-src 'none'; "));
-        assert!(DEMO_CSP.contains(&format!("script-src 'sha256-{}'", inner("script"))));
-        assert!(DEMO_CSP.contains(&format!("style-src 'sha256-{}'", inner("style"))));
+        assert!(DEMO_CSP.contains(&format!("script-src 'self' 'sha256-{script}';")));
+        let style = inner("<style>", "</style>");
+        assert!(DEMO_CSP.contains(&format!("style-src 'sha256-{style}';")));
         assert!(DEMO_CSP.contains("connect-src 'self'"));
+    }
+
+    #[test]
+    fn the_demo_page_imports_the_client_from_its_static_asset() {
+        // wrangler.toml [assets] serves build/assets, which `make worker` fills, before the
+        // worker: no route may lie under /sdk/ (routes.rs).
+        assert!(DEMO_HTML.contains("from \"/sdk/edge-auth.mjs\";"));
+        assert_eq!(crate::contract::routes::resolve("/sdk/edge-auth.mjs"), None);
     }
 }

@@ -1,7 +1,9 @@
 //! The Workers RPC entrypoint (docs/accounts.md §7): `verify(token)` and `user(token)`, methods
-//! of this Worker's entrypoint for the Workers bound to it by a service binding
-//! (`env.AUTH.verify(token)`). worker-build makes every function exported here a method of the
-//! entrypoint class. The binding is the trust boundary: no introspection secret is asked.
+//! of `AuthService`, the named entrypoint of this Worker, for the Workers bound to it by a service
+//! binding (`env.AUTH.verify(token)`). worker-build makes every function exported here a method
+//! of the default entrypoint class it generates; `src/edge/entrypoint.mjs` declares
+//! `AuthService`, which calls them there. The binding is the trust boundary: no introspection
+//! secret is asked.
 
 use wasm_bindgen::prelude::*;
 use worker::{js_sys, Env};

@@ -4,7 +4,9 @@
 // the mails (read from wrangler dev's simulated mail binding), sessions, TOTP, passkeys (with
 // DevTools' virtual authenticator), password change, deletion — and checks what the API
 // contract says about each answer, that the page keeps to its Content-Security-Policy, talks to
-// its own origin only and stores nothing in the browser.
+// its own origin only and stores nothing in the browser. The page works through the TypeScript
+// client (clients/ts), which the worker serves as a static asset: the test checks that it was
+// loaded and that the requests came from it.
 //
 // The page is opened at http://localhost:<port>, not 127.0.0.1: a passkey's RP ID is the
 // page's host, which WebAuthn never allows to be an IP address.
@@ -35,17 +37,32 @@ const consoleErrors = [];
 const pageErrors = [];
 const requests = [];
 const responses = new Map();
+// Every request with the scripts on its initiator's stack (DevTools' Network domain):
+// [{ method, url, scripts: [URL of each frame's script] }].
+const initiated = [];
+const SDK = "/sdk/edge-auth.mjs";
 
-/** The CSP the worker derives from the page: its one inline script and style, by hash. */
+/**
+ * The CSP the worker derives from the page: its one inline module script and style, by hash, and
+ * scripts of its own origin (the client it imports).
+ */
 function expectedCsp(html) {
-  const hash = (tag) => {
-    const [, inner] = html.match(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`));
+  const hash = (open, close) => {
+    const [, inner] = html.match(new RegExp(`${open}([\\s\\S]*?)${close}`));
     return createHash("sha256").update(inner).digest("base64");
   };
+  const script = hash('<script type="module">', "</script>");
   return (
-    `default-src 'none'; script-src 'sha256-${hash("script")}'; style-src 'sha256-${hash("style")}'; ` +
+    `default-src 'none'; script-src 'self' 'sha256-${script}'; style-src 'sha256-${hash("<style>", "</style>")}'; ` +
     "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
   );
+}
+
+/** Asserts that the last `method` request to `path` was sent by the client's module. */
+function sentByClient(origin, method, path) {
+  const sent = initiated.findLast((request) => request.method === method && request.url === `${origin}${path}`);
+  assert.ok(sent, `a ${method} ${path} was sent`);
+  assert.ok(sent.scripts.includes(`${origin}${SDK}`), `${method} ${path} came from ${SDK}: ${sent.scripts}`);
 }
 
 // Runs in the page before its own script: records CSP violations and every write to
@@ -90,11 +107,19 @@ const text = (selector) => page.locator(selector).textContent();
 const claims = async (kind) => JSON.parse(await text(`#${kind}-claims`));
 const latestSeq = () => page.evaluate(() => document.querySelector("#output .entry")?.dataset.seq ?? "0");
 
-/** Clicks `selector` and returns the answer the page shows for it: { status, body }. */
+/**
+ * Clicks `selector` and returns the answer the page shows for it, the last one once the action
+ * has finished (the answers list is no longer aria-busy): { status, body }.
+ */
 async function answerTo(selector) {
   const before = await latestSeq();
   await page.click(selector);
-  await page.waitForFunction((seq) => (document.querySelector("#output .entry")?.dataset.seq ?? "0") !== seq, before);
+  await page.waitForFunction(
+    (seq) =>
+      (document.querySelector("#output .entry")?.dataset.seq ?? "0") !== seq &&
+      document.querySelector("#output").getAttribute("aria-busy") === "false",
+    before,
+  );
   const entry = page.locator("#output .entry").first();
   const status = Number(await entry.getAttribute("data-status"));
   const shown = await entry.locator("pre").textContent();
@@ -119,20 +144,22 @@ async function logIn() {
   await page.fill("#login-email", user.email);
   await page.fill("#login-password", user.password);
   const body = await expectAnswer("#login", 200);
-  assert.deepEqual(Object.keys(body), ["refresh", "access"]);
+  assert.deepEqual(Object.keys(body), ["access", "refresh", "user"]);
   assert.equal((await claims("access")).jti, JSON.parse(Buffer.from(body.access.split(".")[1], "base64url")).jti);
 }
 
 /**
  * Clicks `selector` and returns, oldest first, the answers the page shows for it up to the one
- * titled `last` (a passkey ceremony shows several): [{ title, status, body }], `body` parsed
- * when it is JSON (checked pretty-printed), the text otherwise (empty for a 204).
+ * titled `last` (a passkey ceremony shows several, as does a call the client retries after a
+ * refresh), once the action has finished: [{ title, status, body }], `body` parsed when it is
+ * JSON (checked pretty-printed), the text otherwise (empty for a 204).
  */
 async function answersTo(selector, last) {
   const before = Number(await latestSeq());
   await page.click(selector);
   await page.waitForFunction(
     ([seq, title]) =>
+      document.querySelector("#output").getAttribute("aria-busy") === "false" &&
       [...document.querySelectorAll("#output .entry")].some(
         (entry) =>
           Number(entry.dataset.seq) > seq && entry.querySelector("h3").textContent.startsWith(`${title} \u2192 `),
@@ -223,12 +250,20 @@ async function accountSteps(origin) {
 
   await mfaSteps();
 
-  await step("change password (200): the access token is refused at once (401)", async () => {
+  await step("change password (200): the access token is refused at once (401), and so is its refresh", async () => {
     await fill({ "#change-old": user.password, "#change-new1": NEW_PASSWORD, "#change-new2": NEW_PASSWORD });
     await expectAnswer("#change", 200, { detail: "New password has been saved." });
     user.password = NEW_PASSWORD;
     assert.match(await text("#session"), /Password changed/);
-    assert.equal((await answerTo("#dashboard-get")).status, 401);
+    // The page kept the ended tokens: the client's authFetch sends the access token, refreshes
+    // once on the 401, is refused and forgets them.
+    const answers = await answersTo("#dashboard-get", "POST /token/refresh/");
+    assert.deepEqual(
+      answers.map(({ title, status }) => `${title} ${status}`),
+      ["GET /dashboard/ 401", "POST /token/refresh/ 401"],
+    );
+    assert.match(await text("#session"), /refresh token was refused/);
+    assert.equal(await text("#access-claims"), "", "the client forgot the tokens");
   });
 
   await step("forgot password: the mailed link opens the page and sets a new password (200)", async () => {
@@ -249,12 +284,12 @@ async function accountSteps(origin) {
     await logIn();
   });
 
-  await step("delete the account (200): its login is refused afterwards (401)", async () => {
+  await step("delete the account (200): its login is refused afterwards (400)", async () => {
     await page.fill("#delete-password", user.password);
     await expectAnswer("#delete", 200, { detail: "Account deleted." });
     assert.match(await text("#session"), /Account deleted/);
     await fill({ "#login-email": user.email, "#login-password": user.password });
-    assert.equal((await answerTo("#login")).status, 401);
+    await expectAnswer("#login", 400, { non_field_errors: ["Unable to log in with provided credentials."] });
   });
 }
 
@@ -475,13 +510,26 @@ try {
   page.on("pageerror", (error) => pageErrors.push(String(error)));
   page.on("request", (request) => requests.push(request.url()));
   page.on("response", (response) => responses.set(response.url(), response.status()));
+  const network = await context.newCDPSession(page);
+  network.on("Network.requestWillBeSent", ({ request, initiator }) => {
+    const scripts = [];
+    for (let stack = initiator.stack; stack; stack = stack.parent) {
+      for (const frame of stack.callFrames) scripts.push(frame.url);
+    }
+    initiated.push({ method: request.method, url: request.url, scripts });
+  });
+  await network.send("Network.enable");
 
   await step("GET / serves the page with the Content-Security-Policy of its script and style", async () => {
-    const response = await page.goto(`${origin}/`);
+    const [response, client] = await Promise.all([page.goto(`${origin}/`), page.waitForResponse(`${origin}${SDK}`)]);
     assert.equal(response.status(), 200);
     assert.equal(response.headers()["content-type"], "text/html; charset=utf-8");
     assert.equal(response.headers()["content-security-policy"], expectedCsp(await response.text()));
     assert.match(await text("#memory-note"), /memory only/);
+    // The module the page imports: the client, served as a static asset of the same origin.
+    assert.equal(client.status(), 200, `GET ${SDK}`);
+    assert.match(client.headers()["content-type"], /^(text|application)\/javascript\b/);
+    assert.match(await client.text(), /edge-auth-refresh/, "it is the client (its Web Lock's name)");
   });
 
   await step("without tokens the token buttons are disabled", async () => {
@@ -500,8 +548,9 @@ try {
     assert.equal(await page.inputValue("#login-email"), user.email, "the login form gets the e-mail");
   });
 
-  await step("log in: the claims of both tokens are shown with a live countdown", async () => {
+  await step("log in through the client: the claims of both tokens are shown with a live countdown", async () => {
     await logIn();
+    sentByClient(origin, "POST", "/login/");
     const access = await claims("access");
     const refresh = await claims("refresh");
     assert.equal(access.token_type, "access");
@@ -524,8 +573,9 @@ try {
     assert.match(await text("#session"), new RegExp(`user_id ${access.user_id}\\b`));
   });
 
-  await step("GET and POST the dashboard with the access token (200)", async () => {
+  await step("GET and POST the dashboard with the access token (200), through the client's authFetch", async () => {
     await expectAnswer("#dashboard-get", 200, { response: `Hey${user.username}, you are seeing GET response` });
+    sentByClient(origin, "GET", "/dashboard/");
     await page.fill("#dashboard-text", "hello from the browser");
     await expectAnswer("#dashboard-post", 200, {
       response: `Hey${user.username}, your text is hello from the browser`,
@@ -538,6 +588,7 @@ try {
   await step("refresh: a new access token and, rotated, a new refresh token", async () => {
     const [access, refresh] = [await claims("access"), await claims("refresh")];
     const body = await expectAnswer("#refresh", 200);
+    sentByClient(origin, "POST", "/token/refresh/");
     assert.deepEqual(Object.keys(body).sort(), ["access", "refresh"]);
     const [newAccess, newRefresh] = [await claims("access"), await claims("refresh")];
     assert.notEqual(newAccess.jti, access.jti, "the access token changed");
@@ -545,15 +596,23 @@ try {
     assert.equal(newAccess.user_id, access.user_id);
   });
 
-  await step("log out (200), then refresh fails: token blacklisted (401)", async () => {
-    await expectAnswer("#logout", 200, {});
-    await expectAnswer("#refresh", 401, BLACKLISTED);
-  });
+  await step(
+    "log out (200), then refresh fails: token blacklisted (401), and the client forgets the tokens",
+    async () => {
+      const before = await claims("refresh");
+      await expectAnswer("#logout", 200, { detail: "Successfully logged out." });
+      sentByClient(origin, "POST", "/logout/");
+      assert.deepEqual(await claims("refresh"), before, "the page keeps the revoked tokens");
+      assert.match(await text("#session"), /Logged out/);
+      await expectAnswer("#refresh", 401, BLACKLISTED);
+      assert.match(await text("#session"), /refresh token was refused/);
+      assert.equal(await text("#refresh-claims"), "");
+      assert.equal(await disabled("#refresh"), true);
+    },
+  );
 
   await step("log in again, log out everywhere (200)", async () => {
-    const before = (await claims("access")).jti;
     await logIn();
-    assert.notEqual((await claims("access")).jti, before);
     await expectAnswer("#logout-all", 200, {});
     assert.match(await text("#session"), /everywhere/);
   });

@@ -3,8 +3,8 @@
 // every POST to /token/refresh/ the browser sends. It checks the SDK's promise: never two
 // refreshes for one refresh token — 20 concurrent calls of one page share one refresh, two tabs
 // share one (Web Locks + BroadcastChannel, with tokens in memory or in localStorage), and a
-// refused refresh logs the client out once and rejects with ApiError 401. A few account routes
-// go through the SDK too.
+// refused refresh logs the client out once and rejects with ApiError 401; refresh() on demand
+// keeps the same promise. A few account routes go through the SDK too.
 //
 // The page is served from another origin (a small HTTP server on 127.0.0.1, a secure context)
 // and reaches the worker cross-origin, as an app using the SDK would.
@@ -309,6 +309,27 @@ try {
     const again = await dashboardAt(page);
     assert.equal(again.status, 401);
     assert.equal(refreshes.length, 1, "no second refresh");
+  });
+
+  await step("refresh() on demand: two at once send one refresh; without tokens ApiError 401, none sent", async () => {
+    await makeClient(page, worker.url);
+    await logIn(page, user);
+    const before = await held(page);
+    refreshes.length = 0;
+    const [first, second] = await page.evaluate(() => Promise.all([window.client.refresh(), window.client.refresh()]));
+    assert.deepEqual(refreshes, [before.refresh], "one /token/refresh/ with the held refresh token");
+    assert.deepEqual(second, first, "both calls resolve to the same tokens");
+    assert.notEqual(first.refresh, before.refresh, "the rotated refresh token");
+    assert.deepEqual(await held(page), first, "the client holds them");
+    await page.evaluate(() => window.client.clearTokens());
+    const refused = await page.evaluate(() =>
+      window.client.refresh().then(
+        () => "resolved",
+        (error) => ({ name: error.name, status: error.status, apiError: error instanceof window.sdk.ApiError }),
+      ),
+    );
+    assert.deepEqual(refused, { name: "ApiError", status: 401, apiError: true });
+    assert.equal(refreshes.length, 1, "nothing sent without tokens");
   });
 
   await step("account routes: user, updateUser, sessions, bad login as ApiError 400, logout", async () => {

@@ -1,10 +1,14 @@
 // docs/accounts.md §7: the Workers RPC entrypoint. Each consumer example — TypeScript
 // (examples/consumer-ts) and Rust (examples/consumer-rs, workers-rs) — runs in front of an
-// edge-auth of its own in one `wrangler dev`, bound to it by a service binding; it calls
-// `verify(token)` and `user(token)` and forwards /auth/* to edge-auth's HTTP API, which is how
-// these tests log in against the edge-auth it is bound to.
+// edge-auth of its own in one `wrangler dev`, bound by a service binding to `AuthService`,
+// edge-auth's named entrypoint (src/edge/entrypoint.mjs); workerd does not start a binding to a
+// named entrypoint that the worker does not export. The consumer calls `verify(token)` and
+// `user(token)` and forwards /auth/* to edge-auth's HTTP API through the same entrypoint, which
+// is how these tests log in against the edge-auth it is bound to.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import path from "node:path";
+import { root } from "./worker.mjs";
 import {
   RPC_CONSUMER,
   RPC_RUST,
@@ -18,6 +22,14 @@ import {
 } from "./lib.mjs";
 
 const INVALID = { detail: "Token is invalid or expired" };
+
+test("both consumers bind AuthService, edge-auth's named entrypoint", async () => {
+  const { experimental_readRawConfig: readRawConfig } = await import("wrangler");
+  for (const example of ["consumer-ts", "consumer-rs"]) {
+    const { rawConfig } = readRawConfig({ config: path.join(root, "examples", example, "wrangler.toml") });
+    assert.deepEqual(rawConfig.services, [{ binding: "AUTH", service: "edge-auth", entrypoint: "AuthService" }]);
+  }
+});
 
 for (const [language, base] of [
   ["TypeScript", RPC_CONSUMER],

@@ -90,15 +90,16 @@ async function configWith(given, without) {
 
 /**
  * The worker's configuration for `wrangler dev`, written as wrangler.json into `folder`: without
- * its [build] table and with an absolute `main` (the scripts run the module `make worker` built,
- * and wrangler's file watcher, which rebuilds and reloads the worker once after start-up, stays
- * off), and the secrets in a .dev.vars beside it (so wrangler shows them as hidden; the
- * developer's .dev.vars is never read).
+ * its [build] table and with an absolute `main` and assets directory (the scripts run what `make
+ * worker` built, and wrangler's file watcher, which rebuilds and reloads the worker once after
+ * start-up, stays off), and the secrets in a .dev.vars beside it (so wrangler shows them as
+ * hidden; the developer's .dev.vars is never read).
  */
 async function wranglerDevConfig(folder, vars, without) {
   const settings = await configWith(vars, without);
   delete settings.build;
   settings.main = path.join(root, settings.main);
+  settings.assets.directory = path.join(root, settings.assets.directory);
   const file = path.join(folder, "wrangler.json");
   writeFileSync(file, `${JSON.stringify(settings, null, 2)}\n`);
   const secrets = SECRETS.filter((name) => vars[name] !== undefined).map((name) => `${name}='${vars[name]}'\n`);
@@ -117,9 +118,14 @@ export async function miniflareOptions({ vars = {}, without = [], persistRoot } 
   for (const name of SECRETS) if (vars[name] !== undefined) bindings[name] = vars[name];
   return {
     modules: true,
-    // The module that wrangler.toml's `main` (build/worker/shim.mjs) re-exports.
-    scriptPath: path.join(root, "build/index.js"),
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    // wrangler.toml's `main`, with the modules it imports (the ones `make worker` built), named
+    // by their paths in the repository. The static assets (the demo page's SDK) are not served.
+    scriptPath: path.join(root, settings.main),
+    modulesRoot: root,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
     compatibilityDate: settings.compatibility_date,
     bindings,
     ...storageOptions(settings),

@@ -78,6 +78,13 @@ export interface Client {
   verifyMfa(ephemeralToken: string, code: string): Promise<LoginSuccess>;
   /** `POST /logout/` with the refresh token (revokes this login), then forgets the tokens. */
   logout(): Promise<void>;
+  /**
+   * `POST /token/refresh/` now, as `authFetch` does on a 401 and under the same guarantees: one
+   * refresh per refresh token across concurrent calls and tabs; a refused refresh forgets the
+   * tokens and rejects with `ApiError` 401. Resolves to the tokens held afterwards. Without
+   * tokens it rejects with `ApiError` 401 and sends nothing.
+   */
+  refresh(): Promise<Tokens>;
   /** `GET /user/`. */
   user(): Promise<User>;
   /** `PATCH /user/`. */
@@ -355,6 +362,11 @@ export function createClient(options: ClientOptions): Client {
         await forget("logout");
         if (tokens) broadcast({ type: "logout", spent: tokens.refresh });
       }
+    },
+    async refresh() {
+      const held = await load();
+      if (held === null) throw new ApiError(401, { detail: "Not logged in." });
+      return refresh(held);
     },
     user: () => authCall<User>("GET", "/user/"),
     updateUser: (patch) => authCall<User>("PATCH", "/user/", patch),

@@ -1,6 +1,7 @@
 //! A Worker that protects `GET /protected` and `GET /me` with edge-auth, reached through the
-//! service binding `AUTH`, by calling its Workers RPC methods: `verify(token)` (what RFC 7662
-//! introspection answers: a logged-out login's token is inactive at once) and `user(token)`.
+//! service binding `AUTH` to its named entrypoint `AuthService`, by calling its Workers RPC
+//! methods: `verify(token)` (what RFC 7662 introspection answers: a logged-out login's token is
+//! inactive at once) and `user(token)`.
 //! `/auth/*` is forwarded to edge-auth's HTTP API (`/auth/token/` logs in).
 //!
 //! workers-rs has no typed RPC stubs yet, so the methods are called on the binding object as

@@ -1,5 +1,6 @@
 // A Worker that protects `GET /protected` and `GET /me` with edge-auth, reached through the
-// service binding AUTH: no public network, no extra hop outside Cloudflare, no secret.
+// service binding AUTH to its named entrypoint `AuthService`: no public network, no extra hop
+// outside Cloudflare, no secret.
 //
 // It calls edge-auth's RPC methods. `verify(token)` answers what RFC 7662 introspection would:
 // one place decides what a valid token is (signature, expiry, issuer, audience, and whether
@@ -31,7 +32,7 @@ interface User {
   last_name: string;
 }
 
-/** The binding: edge-auth's entrypoint, its RPC methods and its HTTP API. */
+/** The binding: `AuthService`, edge-auth's named entrypoint, its RPC methods and its HTTP API. */
 interface AuthService {
   verify(token: string): Promise<Introspection>;
   user(token: string): Promise<User | null>;
