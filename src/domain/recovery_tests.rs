@@ -392,9 +392,11 @@ fn deleting_an_account_leaves_no_row_of_the_user() {
         &world.client(),
     ))
     .unwrap();
+    // The store decides refreshes and keeps nothing of the user, not even the revocation: the
+    // contract's answer for a deleted user.
     assert_eq!(
         world.refresh(&login.refresh.encoded, NOW + 2).unwrap_err(),
-        SessionError::Token(TokenError::Blacklisted)
+        SessionError::NoActiveAccount
     );
     let state = world.store.state.borrow();
     assert!(state.users.is_empty());
