@@ -54,7 +54,7 @@ export function thumbprint({ x }) {
 // the other's HTTP port).
 const handedOut = new Set();
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
