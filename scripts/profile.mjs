@@ -8,6 +8,7 @@
 //
 // Sampling profiles measure wall time while the isolate runs JavaScript or wasm: run it on a
 // quiet machine. The shares, not the absolute times, are the result (profiling slows V8).
+// PROFILE_TOP=20 also lists the 20 functions with the most samples.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -75,9 +76,12 @@ try {
 
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   const groups = new Map();
+  const functions = new Map();
   profile.samples.forEach((sample, i) => {
     const { url: source, functionName } = nodes.get(sample).callFrame;
-    const group = source.includes(".wasm")
+    const name = `${path.basename(source)} ${functionName}`;
+    functions.set(name, (functions.get(name) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    const group = source.startsWith("wasm://")
       ? "the worker's wasm"
       : source.endsWith("index.js")
         ? "wasm-bindgen / worker-build glue (index.js)"
@@ -94,6 +98,9 @@ try {
   for (const [group, us] of [...groups].sort((a, b) => b[1] - a[1])) {
     console.log(`  ${((us / busy) * 100).toFixed(1).padStart(5)} %  ${group}`);
   }
+  functions.delete(" (idle)");
+  const top = [...functions].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.PROFILE_TOP ?? 0));
+  for (const [name, us] of top) console.log(`  ${((us / busy) * 100).toFixed(1).padStart(5)} %    ${name}`);
 } finally {
   await mf.dispose();
   rmSync(state, { recursive: true, force: true });
