@@ -25,7 +25,7 @@ export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
 export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
 
 DEV_MARKER := .wrangler/dev-server-$(PORT).running
-SOURCES := $(shell find src -name '*.rs') src/contract/openapi.json src/contract/demo.html Cargo.toml Cargo.lock build.rs \
+SOURCES := $(shell find src crates -name '*.rs') $(wildcard crates/*/Cargo.toml) src/contract/openapi.json src/contract/demo.html Cargo.toml Cargo.lock build.rs \
 	data/common-passwords.txt.gz
 # Debian packages some targets need (chromium, wrk), installed when missing.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -100,6 +100,8 @@ lint: lint-js
 	cargo fmt --check
 	cargo clippy --all-targets --features fuzz -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p edge-auth-sha256 -- -D warnings
+	cargo clippy -p edge-auth-sha256 --target wasm32-unknown-unknown -- -D warnings
 	cargo fmt --check -p edge-auth-consumer-rs
 	cargo clippy -p edge-auth-consumer-rs --target wasm32-unknown-unknown -- -D warnings
 
