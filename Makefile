@@ -69,8 +69,9 @@ worker: build/worker/shim.mjs
 # of function names that only stack traces of panics would use. Strip it, and optimise once
 # more for size (worker-build's pass is -O): -Oz takes 2 KB off the gzipped module and leaves
 # PBKDF2, signing and verification as fast (BENCHMARKS.md, "Size"). The feature list is the
-# one worker-build enables, so the encoding stays what workerd accepts.
-WASM_FEATURES := $(addprefix --enable-,mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling)
+# one worker-build enables, so the encoding stays what workerd accepts, plus SIMD, which the
+# password hash's SHA-256 uses (crates/sha256); wasm-opt also reads it from the module.
+WASM_FEATURES := $(addprefix --enable-,mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling simd)
 
 ## consumer-rs: the Rust consumer example (examples/consumer-rs), built by worker-build
 consumer-rs: examples/consumer-rs/build/worker/shim.mjs
