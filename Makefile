@@ -27,7 +27,7 @@ export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
 DEV_MARKER := .wrangler/dev-server-$(PORT).running
 # The demo page's SDK, a static asset (see its rule).
 SDK_ASSET := build/assets/sdk/edge-auth.mjs
-SOURCES := $(shell find src -name '*.rs') src/contract/openapi.json src/contract/demo.html Cargo.toml Cargo.lock build.rs \
+SOURCES := $(shell find src crates -name '*.rs') $(wildcard crates/*/Cargo.toml) src/contract/openapi.json src/contract/demo.html Cargo.toml Cargo.lock build.rs \
 	data/common-passwords.txt.gz
 # Debian packages some targets need (chromium, wrk), installed when missing.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -80,8 +80,9 @@ $(SDK_ASSET): $(wildcard clients/ts/src/*.ts)
 # of function names that only stack traces of panics would use. Strip it, and optimise once
 # more for size (worker-build's pass is -O): -Oz takes 2 KB off the gzipped module and leaves
 # PBKDF2, signing and verification as fast (BENCHMARKS.md, "Size"). The feature list is the
-# one worker-build enables, so the encoding stays what workerd accepts.
-WASM_FEATURES := $(addprefix --enable-,mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling)
+# one worker-build enables, so the encoding stays what workerd accepts, plus SIMD, which the
+# password hash's SHA-256 uses (crates/sha256); wasm-opt also reads it from the module.
+WASM_FEATURES := $(addprefix --enable-,mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling simd)
 
 ## consumer-rs: the Rust consumer example (examples/consumer-rs), built by worker-build
 consumer-rs: examples/consumer-rs/build/worker/shim.mjs
@@ -111,6 +112,8 @@ lint: lint-js
 	cargo fmt --check
 	cargo clippy --all-targets --features fuzz -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p edge-auth-sha256 -- -D warnings
+	cargo clippy -p edge-auth-sha256 --target wasm32-unknown-unknown -- -D warnings
 	cargo fmt --check -p edge-auth-consumer-rs
 	cargo clippy -p edge-auth-consumer-rs --target wasm32-unknown-unknown -- -D warnings
 

@@ -113,12 +113,14 @@ pub fn burn(password: &Secret, iterations: u32) {
 
 /// PBKDF2-HMAC-SHA256 with a 32-byte result (RFC 8018 §5.2, one block), the hot loop of every
 /// login and registration. The first iteration (salt of any length) goes through the `hmac`
-/// crate; every further one hashes exactly one 64-byte block into each of the two HMAC states
-/// precomputed from the key, with `sha2`'s compression function and no buffering or padding
-/// logic in the loop. The result equals the `pbkdf2` crate's (tested).
+/// crate; every further one is two SHA-256 compressions of the previous result, one on each
+/// of the two HMAC states precomputed from the key (`edge_auth_sha256::digest_after_block`),
+/// with the digests as words: no buffering, padding or bytes in the loop. The result equals
+/// the `pbkdf2` crate's (tested).
 fn pbkdf2_sha256(password: &Secret, salt: &str, iterations: u32) -> [u8; 32] {
     #[cfg(test)]
     HASHED.with(|count| count.set(count.get() + u64::from(iterations)));
+    use edge_auth_sha256::digest_after_block;
     use hmac::{Mac, SimpleHmac};
     use sha2::digest::generic_array::GenericArray;
     use sha2::Digest;
@@ -148,33 +150,25 @@ fn pbkdf2_sha256(password: &Secret, salt: &str, iterations: u32) -> [u8; 32] {
         .expect("HMAC takes keys of any length");
     mac.update(salt.as_bytes());
     mac.update(&1u32.to_be_bytes());
-    let mut u: [u8; 32] = mac.finalize().into_bytes().into();
+    let first = mac.finalize().into_bytes();
+    let mut u = [0u32; 8];
+    for (word, chunk) in u.iter_mut().zip(first.chunks_exact(4)) {
+        *word = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+    }
     let mut result = u;
 
-    // Ui = HMAC(P, Ui-1): a 32-byte message after the 64-byte key block, so both hashes end
-    // with one block of the message, 0x80, zeros and the bit length 768 (= 0x0300).
-    let mut block = [0u8; 64];
-    block[32] = 0x80;
-    block[62] = 0x03;
-    let write = |block: &mut [u8; 64], state: &[u32; 8]| {
-        for (chunk, word) in block[..32].chunks_exact_mut(4).zip(state) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
-    };
+    // Ui = HMAC(P, Ui-1): the 32-byte Ui-1 after the key block, in each of the two hashes.
     for _ in 1..iterations {
-        block[..32].copy_from_slice(&u);
-        let mut state = inner;
-        sha2::compress256(&mut state, &[GenericArray::from(block)]);
-        write(&mut block, &state);
-        let mut state = outer;
-        sha2::compress256(&mut state, &[GenericArray::from(block)]);
-        write(&mut block, &state);
-        u.copy_from_slice(&block[..32]);
+        u = digest_after_block(&outer, &digest_after_block(&inner, &u));
         for (r, x) in result.iter_mut().zip(&u) {
             *r ^= x;
         }
     }
-    result
+    let mut bytes = [0u8; 32];
+    for (chunk, word) in bytes.chunks_exact_mut(4).zip(result) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    bytes
 }
 
 /// Uniform over the alphabet: bytes ≥ 248 are rejected (248 = 4 × 62).
