@@ -27,6 +27,8 @@ import {
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** Unused refresh tokens per wrk thread beyond one per connection (see the rotation route). */
+const SPARE_CHAINS = 16;
 const out = path.join(root, "target/bench");
 const scratch = mkdtempSync(path.join(tmpdir(), "edge-auth-bench-"));
 const cleanups = [];
@@ -364,9 +366,12 @@ const ROUTES = [
       path: "/api/token/refresh/",
       headers: { "content-type": "application/json" },
       // One token per connection; the first thread gets one more, which wrk's check of the
-      // script (one call of request() in that thread before the run) takes.
+      // script (one call of request() in that thread before the run) takes. Each thread also
+      // holds SPARE_CHAINS unused tokens at the bottom of its queue: a connection the server
+      // closes mid-request loses that chain's next token, and without a spare the thread would
+      // replay a used one (and, past the grace window, revoke its family).
       chains: Array.from({ length: threadsFor(connections) }, (_, thread) =>
-        Array.from({ length: connections / threadsFor(connections) + (thread === 0 ? 1 : 0) }, () =>
+        Array.from({ length: SPARE_CHAINS + connections / threadsFor(connections) + (thread === 0 ? 1 : 0) }, () =>
           forTwin ? newJti() : mint("refresh"),
         ),
       ),
