@@ -445,12 +445,7 @@ async fn registration(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<R
     let denylist = ctx.denylist();
     let client = http::client(req);
     let pair = sessions::start(&session, &store, &denylist, &user, None, None, &client).await?;
-    Ok(Reply::created(&reply::LoggedIn {
-        access: &pair.access.encoded,
-        refresh: &pair.refresh.encoded,
-        user: reply::UserDetails::from(&user),
-    })
-    .with_header("Cache-Control", "no-store"))
+    Ok(Reply::created(&reply::LoggedIn::of(&pair)).with_header("Cache-Control", "no-store"))
 }
 
 async fn verify_email(ctx: &Ctx<'_>, fields: &Fields, req: &Request) -> Result<Reply, ApiError> {
