@@ -75,6 +75,9 @@ pub struct Settings {
     /// `WEBAUTHN_ORIGINS`: comma-separated origins passkeys are used from; empty = the
     /// request's origin.
     pub webauthn_origins: Vec<String>,
+    /// `STORAGE_ROUND_TRIPS_HEADER`: every answer tells the D1 and KV calls made before it
+    /// (`Storage-Round-Trips`), for tests and measurements. Defaults to `false`.
+    pub round_trips_header: bool,
 }
 
 /// `ACCOUNT_EMAIL_VERIFICATION`.
@@ -115,6 +118,7 @@ impl Default for Settings {
             webauthn_rp_id: None,
             webauthn_rp_name: "Edge Auth".to_owned(),
             webauthn_origins: Vec::new(),
+            round_trips_header: false,
         }
     }
 }
@@ -294,6 +298,7 @@ impl Settings {
                         .collect()
                 })
                 .unwrap_or_default(),
+            round_trips_header: boolean("STORAGE_ROUND_TRIPS_HEADER", defaults.round_trips_header)?,
         })
     }
 }
@@ -354,6 +359,8 @@ mod tests {
         for (text, want) in [("TRUE", true), ("False", false), ("1", true), ("0", false)] {
             let settings = check_vars(&[("ROTATE_REFRESH_TOKENS", text)]).unwrap();
             assert_eq!(settings.rotate_refresh_tokens, want, "{text}");
+            let settings = check_vars(&[("STORAGE_ROUND_TRIPS_HEADER", text)]).unwrap();
+            assert_eq!(settings.round_trips_header, want, "{text}");
         }
     }
 

@@ -35,9 +35,6 @@ pub struct Config {
     secret_key: Option<Secret>,
     /// `INTROSPECTION_SECRETS`: the bearer secrets of resource servers that may introspect.
     introspection_secrets: Vec<Secret>,
-    /// `STORAGE_ROUND_TRIPS_HEADER` = "true": every answer tells its storage round trips
-    /// (edge/mod.rs, `Trips`). For tests and measurements; off in production.
-    pub round_trips_header: bool,
 }
 
 /// The secret that keys reset tokens and e-mail verification keys.
@@ -69,15 +66,11 @@ pub fn load(env: &Env) -> Result<&'static Config, ApiError> {
             .filter(|s| !s.is_empty())
             .map(Secret::new)
             .collect();
-        let round_trips_header = env
-            .var("STORAGE_ROUND_TRIPS_HEADER")
-            .is_ok_and(|v| v.to_string() == "true");
         Ok(Config {
             settings,
             keys,
             secret_key,
             introspection_secrets,
-            round_trips_header,
         })
     });
     config

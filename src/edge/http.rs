@@ -36,7 +36,7 @@ pub async fn serve(req: Request, env: &Env, waiter: &worker::Context) -> Respons
                 error.reply()
             }),
     };
-    if env::load(env).is_ok_and(|config| config.round_trips_header) {
+    if env::load(env).is_ok_and(|config| config.settings.round_trips_header) {
         reply = reply.with_header("Storage-Round-Trips", trips.header());
     }
     respond(reply.finish(route, has_origin, method == "HEAD"))

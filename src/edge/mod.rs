@@ -23,7 +23,7 @@ fn log(error: &ApiError) {
 }
 
 /// The storage round trips of one request (or trigger, or RPC call), counted where they are
-/// made (d1.rs, kv.rs). With `STORAGE_ROUND_TRIPS_HEADER` = "true" each answer tells those
+/// made (d1.rs, kv.rs). With `STORAGE_ROUND_TRIPS_HEADER` on (`Settings`), each answer tells those
 /// made before it in a `Storage-Round-Trips` header: how a test holds every hot route to one.
 #[derive(Default)]
 pub struct Trips {
